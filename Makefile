@@ -26,6 +26,7 @@ demo: export
 	python -m tinytorch_course demo
 
 test: install
+	ruff check .
 	python -m pytest
 
 lint: install

@@ -5,6 +5,7 @@ Notebooks are plain JSON; reading them needs only `json`. Running them needs a r
 """
 
 import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,23 +61,27 @@ class Run:
 def execute(path: Path, cell_timeout: int, cwd: Path | None = None) -> Run:
     """Run every cell in a fresh kernel, recording failing cells instead of stopping at the first.
 
-    The kernel starts in `cwd` (default: the notebook's folder), as it would in JupyterLab.
+    The kernel starts in `cwd` (default: the notebook's folder), as it would in JupyterLab. It talks over
+    Unix sockets in a private folder rather than TCP ports that any local process could reach.
     """
     import nbformat
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        nb,
-        timeout=cell_timeout,
-        allow_errors=True,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(cwd or path.parent)}},
-    )
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    with tempfile.TemporaryDirectory(prefix="tinytorch-kernel-") as sockets:
+        kernel = KernelManager(kernel_name="python3", transport="ipc", ip=str(Path(sockets) / "kernel"))
+        client = NotebookClient(
+            nb,
+            km=kernel,
+            timeout=cell_timeout,
+            allow_errors=True,
+            resources={"metadata": {"path": str(cwd or path.parent)}},
+        )
+        start = time.perf_counter()
+        client.execute()
+        seconds = time.perf_counter() - start
     failures = [
         CellFailure(i, nbgrader(cell).get("grade_id", f"cell {i}"), f"{out['ename']}: {out['evalue']}")
         for i, cell in enumerate(nb.cells)
