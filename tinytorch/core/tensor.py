@@ -106,7 +106,13 @@ class Tensor:
         inner_a, inner_b = a.shape[-1], b.shape[-2 if b.ndim > 1 else 0]
         if inner_a != inner_b:
             raise ValueError(f"cannot matmul {a.shape} @ {b.shape}: inner dimensions {inner_a} and {inner_b} differ")
-        return Tensor(a @ b)
+        try:
+            return Tensor(a @ b)
+        except ValueError:  # inner sizes agree, so the leading (batch) dimensions do not broadcast
+            raise ValueError(
+                f"cannot matmul {a.shape} @ {b.shape}: "
+                f"batch dimensions {a.shape[:-2]} and {b.shape[:-2]} do not broadcast"
+            ) from None
 
     def __matmul__(self, other) -> "Tensor":
         return self.matmul(other)
