@@ -1,8 +1,10 @@
-"""`python -m tinytorch_course demo`: run every module notebook of the course and summarise."""
+"""Course commands: `python -m tinytorch_course demo | release | kit`."""
 
 import argparse
 import json
+import shutil
 import sys
+from pathlib import Path
 
 from tinytorch_course import notebooks, settings
 
@@ -46,11 +48,37 @@ def _package_summary() -> str:
     )
 
 
+def release() -> int:
+    from tinytorch_course.release import release
+
+    for notebook in release():
+        print(f"released {notebook.relative_to(settings.ROOT)}")
+    return 0
+
+
+def kit() -> int:
+    from tinytorch_course import kit
+
+    dest = kit.build(settings.ROOT / "build" / "tinytorch-student")
+    archive = shutil.make_archive(str(dest), "zip", dest.parent, dest.name)
+    print(f"student kit: {dest.relative_to(settings.ROOT)}/ and {Path(archive).relative_to(settings.ROOT)}")
+    return 0
+
+
+COMMANDS = {
+    "demo": (demo, "run every module notebook in a fresh kernel and summarise"),
+    "release": (release, "regenerate the student notebooks in modules/ with nbgrader"),
+    "kit": (kit, "build the folder (and zip) a student receives, in build/"),
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tinytorch_course", description=__doc__)
-    parser.add_argument("command", choices=["demo"])
-    parser.parse_args(argv)
-    return demo()
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        commands.add_parser(name, help=help_text)
+    args = parser.parse_args(argv)
+    return COMMANDS[args.command][0]()
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ class Settings:
     modules: tuple[str, ...]
     components: dict[str, tuple[str, ...]]
     cell_timeout: int
+    exchange_root: str
 
     def notebook(self, module: str) -> Path:
         """The instructor source notebook of `module`: nbs/<module>/<module>.ipynb."""
@@ -28,4 +29,5 @@ def load(path: Path = ROOT / "settings.ini") -> Settings:
         modules=tuple(parser.get("course", "modules").split()),
         components={module: tuple(names.split()) for module, names in parser.items("components")},
         cell_timeout=parser.getint("execution", "cell_timeout"),
+        exchange_root=parser.get("exchange", "root"),
     )

@@ -1,0 +1,31 @@
+"""nbgrader's configuration for this course, read by every `nbgrader ...` command run from the repository root.
+
+Folders: instructor sources in nbs/<module>/, the student release in modules/<module>/ (committed),
+runtime state (submitted/, autograded/, feedback/, gradebook.db) beside them and git-ignored.
+Course values come from settings.ini so an instructor edits them in one place.
+"""
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+# nbgrader shells out to `alembic` when it creates a gradebook; find it beside this interpreter even
+# when nbgrader was started as .venv/bin/nbgrader without activating the venv.
+os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+sys.path.insert(0, str(ROOT))  # the course tooling, even when nbgrader runs from a bare interpreter
+
+from tinytorch_course import settings  # noqa: E402
+
+course = settings.load()
+c = get_config()  # noqa: F821 -- injected by traitlets when it loads this file
+
+c.CourseDirectory.root = str(ROOT)
+c.CourseDirectory.course_id = course.course_id
+c.CourseDirectory.source_directory = "nbs"
+c.CourseDirectory.release_directory = "modules"
+c.CourseDirectory.db_url = f"sqlite:///{ROOT / 'gradebook.db'}"
+c.Exchange.root = course.exchange_root
+
+# What students see where the reference solution was.
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
