@@ -2,12 +2,13 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
+CHROMIUM := /usr/bin/chromium
 # nbgrader and nbdev shell out to tools of the venv (alembic, jupyter): its bin/ comes first.
 export PATH := $(BIN):$(PATH)
-# Keep tools from writing into the user's home during tests and demos.
+# No __pycache__ folders in the source tree or the student kit.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install export demo test lint clean
+.PHONY: install export release kit demo test lint clean
 
 install: $(VENV)/.installed
 
@@ -21,13 +22,29 @@ $(VENV)/.installed: pyproject.toml
 export: install
 	nbdev-export
 
-# The main job end to end on embedded defaults: export, run every module notebook, summarise.
+# Regenerate the student notebooks in modules/ (nbgrader generate_assignment for every module).
+release: install
+	python -m tinytorch_course release
+
+# Build the folder and zip a student receives: build/tinytorch-student/.
+kit: install
+	python -m tinytorch_course kit
+
+# The main job end to end on embedded defaults: export the package, run every module notebook,
+# release the student notebooks and build the student kit.
 demo: export
 	python -m tinytorch_course demo
+	python -m tinytorch_course release
+	python -m tinytorch_course kit
 
-test: install
+test: install $(CHROMIUM)
 	ruff check .
 	python -m pytest
+
+# The browser test drives Debian's chromium through Playwright; install it where absent.
+$(CHROMIUM):
+	apt-get install -y --no-install-recommends chromium || \
+		(apt-get update && apt-get install -y --no-install-recommends chromium)
 
 lint: install
 	ruff check .

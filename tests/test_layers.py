@@ -262,6 +262,14 @@ def test_linear_wrong_width_error_names_layer_and_shapes(x_shape):
         layer(Tensor(np.zeros(x_shape)))
 
 
+@pytest.mark.parametrize("raw", [np.zeros((2, 4)), [[0.0] * 4]])
+def test_linear_asks_for_a_tensor_when_given_raw_data(raw):
+    layer = "Linear(in_features=4, out_features=3, bias=True)"
+    message = f"{layer} expects a Tensor, got {type(raw).__name__}; wrap it as Tensor(x)"
+    with pytest.raises(TypeError, match="^" + re.escape(message) + "$"):
+        Linear(4, 3)(raw)
+
+
 @pytest.mark.parametrize("bad", [0, -3, 2.0, 2.5, True, "4", None])
 @pytest.mark.parametrize("which", ["in_features", "out_features"])
 def test_linear_rejects_invalid_feature_counts(which, bad):

@@ -47,6 +47,8 @@ class Linear(Layer):
         self.bias = Tensor(np.zeros(out_features)) if bias else None
 
     def forward(self, x: Tensor) -> Tensor:
+        if not isinstance(x, Tensor):
+            raise TypeError(f"{self!r} expects a Tensor, got {type(x).__name__}; wrap it as Tensor(x)")
         if x.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"{self!r} got input of shape {x.shape}, which does not fit weight of shape "

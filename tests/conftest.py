@@ -1,0 +1,86 @@
+"""Shared fixtures: the student's side of the course, built for real.
+
+`student_kit` builds the kit a student receives and installs it into a fresh virtual environment (no
+reference package in it), once per test session. `solve` turns a released notebook into a completed one
+by writing the instructor's reference solution into each solution cell, the way a student who finished
+the module would have.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tinytorch_course import kit, notebooks, settings
+
+ROOT = settings.ROOT
+_SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class StudentKit:
+    root: Path  # the kit folder, as the student unpacked it
+    bin: Path  # its virtual environment's bin/
+
+    @property
+    def python(self) -> Path:
+        return self.bin / "python"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The environment of a shell where the student activated the kit's venv."""
+        env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH", "IN_TEST")}
+        # the instructor's venv (where the reference tinytorch is installed) is not on the student's PATH
+        instructor_bin = str(Path(sys.executable).parent)
+        path = [str(self.bin)] + [p for p in os.environ["PATH"].split(os.pathsep) if p != instructor_bin]
+        return env | {"PATH": os.pathsep.join(path), "VIRTUAL_ENV": str(self.bin.parent)} | extra
+
+    def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+        """Run the kit venv's python with `args`, in the kit folder unless told otherwise."""
+        result = subprocess.run(
+            [str(self.python), *args], cwd=cwd or self.root, env=self.env(), capture_output=True, text=True
+        )
+        assert not check or result.returncode == 0, f"python {' '.join(args)} failed:\n{result.stderr[-3000:]}"
+        return result
+
+    def notebook(self, module: str) -> Path:
+        return self.root / "modules" / module / f"{module}.ipynb"
+
+
+@pytest.fixture(scope="session")
+def student_kit(tmp_path_factory) -> StudentKit:
+    base = tmp_path_factory.mktemp("student")
+    root = kit.build(base / "tinytorch-student")
+    venv = base / "venv"
+    # sys.executable may be a venv's python: `-m venv` bases the new one on the real interpreter, so the
+    # instructor's packages (and the reference tinytorch) are not visible in it.
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    subprocess.run([*install, "--no-compile", "-e", str(root)], check=True, capture_output=True, text=True)
+    return StudentKit(root, venv / "bin")
+
+
+def reference_solutions(module: str) -> dict[str, str]:
+    """grade_id -> source of each solution cell of the instructor notebook, markers removed."""
+    nb = notebooks.read(settings.load().notebook(module))
+    return {
+        notebooks.nbgrader(cell)["grade_id"]: _SOLUTION_MARKER.sub("", notebooks.source(cell))
+        for cell in nb["cells"]
+        if notebooks.nbgrader(cell).get("solution")
+    }
+
+
+def solve(notebook: Path, module: str, edit=lambda grade_id, source: source) -> None:
+    """Complete a released notebook in place with the reference solutions (optionally edited)."""
+    import json
+
+    solutions = reference_solutions(module)
+    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        grade_id = notebooks.nbgrader(cell).get("grade_id")
+        if grade_id in solutions:
+            cell["source"] = edit(grade_id, solutions[grade_id])
+    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,0 +1,157 @@
+"""The student's side, for real: the kit installs in a fresh venv, and what a student exports is theirs.
+
+Uses the session fixture `student_kit` (tests/conftest.py): the kit built by `python -m tinytorch_course kit`,
+installed with pip into a new virtual environment that has no reference implementation in it.
+"""
+
+import filecmp
+import json
+import subprocess
+
+import pytest
+from conftest import solve
+
+from tinytorch_course import settings
+
+ROOT = settings.ROOT
+MODULES = settings.load().modules
+
+
+def test_kit_holds_the_release_and_nothing_of_the_instructor(student_kit):
+    files = sorted(
+        str(p.relative_to(student_kit.root))
+        for p in student_kit.root.rglob("*")
+        if p.is_file() and ".egg-info" not in str(p) and "__pycache__" not in str(p)
+    )
+    assert files == sorted([
+        ".gitignore", "README.md", "pyproject.toml",
+        *(f"modules/{m}/{m}.ipynb" for m in MODULES),
+        "tinytorch/__init__.py", "tinytorch/core/__init__.py",
+        "tinytorch_course/__init__.py", "tinytorch_course/export.py",
+    ])  # fmt: skip
+    for module in MODULES:
+        assert filecmp.cmp(student_kit.notebook(module), ROOT / "modules" / module / f"{module}.ipynb", shallow=False)
+    for path in student_kit.root.rglob("*.ipynb"):
+        text = path.read_text(encoding="utf-8")
+        assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, path
+    package = "".join(p.read_text() for p in (student_kit.root / "tinytorch").rglob("*.py"))
+    assert "class " not in package and "def " not in package, "the package skeleton must be empty"
+
+
+def test_kit_installs_its_own_package_and_its_notebooks_open(student_kit):
+    where = student_kit.run("-c", "import tinytorch; print(tinytorch.__file__)", cwd=student_kit.root.parent).stdout
+    assert where.strip() == str(student_kit.root / "tinytorch" / "__init__.py")
+    missing = student_kit.run("-c", "import tinytorch.core.layers", check=False)
+    assert "ModuleNotFoundError" in missing.stderr, "a fresh kit must not contain any layers implementation"
+    for module in MODULES:
+        check = "import nbformat, sys; nbformat.validate(nbformat.read(sys.argv[1], as_version=4)); print('ok')"
+        assert student_kit.run("-c", check, str(student_kit.notebook(module))).stdout.strip() == "ok"
+
+
+def test_student_exports_own_work_which_later_modules_and_scripts_import(student_kit, tmp_path):
+    for module in MODULES:
+        solve(student_kit.notebook(module), module)
+
+    # 01 with the command outside the notebook; 02 and 03 by running the notebook, whose last cell exports it
+    out = student_kit.run("-m", "tinytorch_course.export", "modules/01_tensor/01_tensor.ipynb").stdout
+    assert "01_tensor.ipynb -> " in out and "tinytorch/core/tensor.py" in out
+    for module in MODULES[1:]:
+        executed = _execute_in_kit(student_kit, module, tmp_path, extra_cell=_WHO_AM_I)
+        errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
+        assert not errors, f"{module}: {[(e['ename'], e['evalue']) for e in errors]}"
+        origins = json.loads("".join(executed["cells"][-1]["outputs"][0]["text"]))
+        earlier = {
+            "02_activations": {"tinytorch.core.tensor"},
+            "03_layers": {"tinytorch.core.tensor", "tinytorch.core.activations"},
+        }
+        assert earlier[module] <= set(origins), f"{module} imported {sorted(origins)}"
+        for name, file in origins.items():
+            assert file.startswith(str(student_kit.root)), f"{module} imported {name} from {file}, not the student's"
+
+    where = student_kit.run("-c", "import tinytorch.core.layers as m; print(m.__file__)").stdout.strip()
+    assert where == str(student_kit.root / "tinytorch" / "core" / "layers.py")
+
+
+def test_changing_a_line_of_the_notebook_changes_the_package(student_kit):
+    for module in MODULES:
+        solve(student_kit.notebook(module), module)
+    student_kit.run("-m", "tinytorch_course.export")
+    probe = (
+        "from tinytorch.core.layers import Linear; from tinytorch.core.tensor import Tensor; "
+        "print(Linear(2, 3)(Tensor([[0, 0]])).data.sum())"
+    )
+    assert float(student_kit.run("-c", probe).stdout) == 0.0
+
+    # the student changes one line of their Linear.forward, saves and re-exports
+    solve(
+        student_kit.notebook("03_layers"),
+        "03_layers",
+        edit=lambda gid, src: (
+            src.replace("output = output + self.bias", "output = output + self.bias + 1.0")
+            if gid == "linear-implementation"
+            else src
+        ),
+    )
+    student_kit.run("-m", "tinytorch_course.export", "modules/03_layers/03_layers.ipynb")
+    assert float(student_kit.run("-c", probe).stdout) == 3.0, "a fresh process must run the re-exported code"
+
+
+@pytest.mark.parametrize(
+    ("broken_line", "error"),
+    [("        return output)", "SyntaxError: unmatched ')'"), ("    typo = undefined_name", "NameError")],
+)
+def test_export_errors_name_notebook_cell_and_line(student_kit, broken_line, error):
+    for module in MODULES:
+        solve(student_kit.notebook(module), module)
+    student_kit.run("-m", "tinytorch_course.export")
+    source_lines = []
+
+    def break_linear(grade_id, source):
+        if grade_id != "linear-implementation":
+            return source
+        lines = source.splitlines()
+        at = (
+            lines.index("        return output")
+            if "return" in broken_line
+            else lines.index("    def forward(self, x: Tensor) -> Tensor:")
+        )
+        lines.insert(at, broken_line)
+        source_lines[:] = lines
+        return "\n".join(lines)
+
+    solve(student_kit.notebook("03_layers"), "03_layers", edit=break_linear)
+    result = student_kit.run("-m", "tinytorch_course.export", "modules/03_layers/03_layers.ipynb", check=False)
+    assert result.returncode == 1
+    cells = json.loads(student_kit.notebook("03_layers").read_text())["cells"]
+    number = next(
+        i
+        for i, c in enumerate(cells, 1)
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "linear-implementation"
+    )
+    line = source_lines.index(broken_line) + 1
+    expected = f"03_layers.ipynb, cell {number} ('class Linear(Layer):'), line {line}: {error}"
+    assert expected in result.stderr, result.stderr
+
+
+# Appended to a notebook: where its imports of earlier modules came from.
+_WHO_AM_I = """import json, sys
+print(json.dumps({m: sys.modules[m].__file__ for m in sorted(sys.modules) if m.startswith("tinytorch.core.")}))"""
+
+
+def _execute_in_kit(student_kit, module: str, tmp_path, extra_cell: str) -> dict:
+    """Run a kit notebook top to bottom with the kit's own Jupyter, as `jupyter nbconvert --execute` would."""
+    nb = json.loads(student_kit.notebook(module).read_text(encoding="utf-8"))
+    nb["cells"].append({"cell_type": "code", "id": "who-am-i", "metadata": {}, "execution_count": None,
+                        "outputs": [], "source": extra_cell})  # fmt: skip
+    copy = student_kit.notebook(module).with_name(f"{module}-check.ipynb")
+    copy.write_text(json.dumps(nb), encoding="utf-8")
+    try:
+        run = subprocess.run(
+            [str(student_kit.bin / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output",
+             str(tmp_path / f"{module}.ipynb"), "--ExecutePreprocessor.timeout=120", str(copy)],
+            env=student_kit.env(), capture_output=True, text=True,
+        )  # fmt: skip
+    finally:
+        copy.unlink()
+    assert run.returncode == 0, f"{module} did not run in the kit:\n{run.stderr[-3000:]}"
+    return json.loads((tmp_path / f"{module}.ipynb").read_text(encoding="utf-8"))
