@@ -8,7 +8,7 @@ export PATH := $(BIN):$(PATH)
 # No __pycache__ folders in the source tree or the student kit.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install export release kit demo test lint clean
+.PHONY: install export release kit demo test lint bench clean
 
 install: $(VENV)/.installed
 
@@ -45,6 +45,15 @@ test: install $(CHROMIUM)
 $(CHROMIUM):
 	apt-get install -y --no-install-recommends chromium || \
 		(apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# Speed against raw NumPy and PyTorch CPU: prints ratios, writes benchmarks/results/. torch is a
+# benchmark-only extra; `make bench ARGS=--quick` for a 10-second smoke run.
+bench: $(VENV)/.bench-installed
+	python benchmarks/bench_layers.py $(ARGS)
+
+$(VENV)/.bench-installed: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'
+	touch $@
 
 lint: install
 	ruff check .

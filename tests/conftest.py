@@ -8,6 +8,7 @@ the module would have.
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tinytorch_course import kit, notebooks, settings
+from tinytorch_course import kit as kit_builder
+from tinytorch_course import notebooks, settings
 
 ROOT = settings.ROOT
 _SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
@@ -53,7 +55,7 @@ class StudentKit:
 @pytest.fixture(scope="session")
 def student_kit(tmp_path_factory) -> StudentKit:
     base = tmp_path_factory.mktemp("student")
-    root = kit.build(base / "tinytorch-student")
+    root = kit_builder.build(base / "tinytorch-student")
     venv = base / "venv"
     # sys.executable may be a venv's python: `-m venv` bases the new one on the real interpreter, so the
     # instructor's packages (and the reference tinytorch) are not visible in it.
@@ -61,6 +63,18 @@ def student_kit(tmp_path_factory) -> StudentKit:
     install = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     subprocess.run([*install, "--no-compile", "-e", str(root)], check=True, capture_output=True, text=True)
     return StudentKit(root, venv / "bin")
+
+
+@pytest.fixture
+def kit(student_kit: StudentKit, tmp_path: Path):
+    """The shared kit, put back exactly as released afterwards, so tests may complete and export in it."""
+    snapshot = tmp_path / "kit-as-released"
+    shutil.copytree(student_kit.root, snapshot, symlinks=True)
+    try:
+        yield student_kit
+    finally:
+        shutil.rmtree(student_kit.root)
+        shutil.copytree(snapshot, student_kit.root, symlinks=True)
 
 
 def reference_solutions(module: str) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The student's side, for real: the kit installs in a fresh venv, and what a student exports is theirs.
 
-Uses the session fixture `student_kit` (tests/conftest.py): the kit built by `python -m tinytorch_course kit`,
+Uses the fixture `kit` (tests/conftest.py): the kit built by `python -m tinytorch_course kit`,
 installed with pip into a new virtual environment that has no reference implementation in it.
 """
 
@@ -17,10 +17,10 @@ ROOT = settings.ROOT
 MODULES = settings.load().modules
 
 
-def test_kit_holds_the_release_and_nothing_of_the_instructor(student_kit):
+def test_kit_holds_the_release_and_nothing_of_the_instructor(kit):
     files = sorted(
-        str(p.relative_to(student_kit.root))
-        for p in student_kit.root.rglob("*")
+        str(p.relative_to(kit.root))
+        for p in kit.root.rglob("*")
         if p.is_file() and ".egg-info" not in str(p) and "__pycache__" not in str(p)
     )
     assert files == sorted([
@@ -30,33 +30,33 @@ def test_kit_holds_the_release_and_nothing_of_the_instructor(student_kit):
         "tinytorch_course/__init__.py", "tinytorch_course/export.py",
     ])  # fmt: skip
     for module in MODULES:
-        assert filecmp.cmp(student_kit.notebook(module), ROOT / "modules" / module / f"{module}.ipynb", shallow=False)
-    for path in student_kit.root.rglob("*.ipynb"):
+        assert filecmp.cmp(kit.notebook(module), ROOT / "modules" / module / f"{module}.ipynb", shallow=False)
+    for path in kit.root.rglob("*.ipynb"):
         text = path.read_text(encoding="utf-8")
         assert "BEGIN SOLUTION" not in text and "HIDDEN TESTS" not in text, path
-    package = "".join(p.read_text() for p in (student_kit.root / "tinytorch").rglob("*.py"))
+    package = "".join(p.read_text() for p in (kit.root / "tinytorch").rglob("*.py"))
     assert "class " not in package and "def " not in package, "the package skeleton must be empty"
 
 
-def test_kit_installs_its_own_package_and_its_notebooks_open(student_kit):
-    where = student_kit.run("-c", "import tinytorch; print(tinytorch.__file__)", cwd=student_kit.root.parent).stdout
-    assert where.strip() == str(student_kit.root / "tinytorch" / "__init__.py")
-    missing = student_kit.run("-c", "import tinytorch.core.layers", check=False)
+def test_kit_installs_its_own_package_and_its_notebooks_open(kit):
+    where = kit.run("-c", "import tinytorch; print(tinytorch.__file__)", cwd=kit.root.parent).stdout
+    assert where.strip() == str(kit.root / "tinytorch" / "__init__.py")
+    missing = kit.run("-c", "import tinytorch.core.layers", check=False)
     assert "ModuleNotFoundError" in missing.stderr, "a fresh kit must not contain any layers implementation"
     for module in MODULES:
         check = "import nbformat, sys; nbformat.validate(nbformat.read(sys.argv[1], as_version=4)); print('ok')"
-        assert student_kit.run("-c", check, str(student_kit.notebook(module))).stdout.strip() == "ok"
+        assert kit.run("-c", check, str(kit.notebook(module))).stdout.strip() == "ok"
 
 
-def test_student_exports_own_work_which_later_modules_and_scripts_import(student_kit, tmp_path):
+def test_student_exports_own_work_which_later_modules_and_scripts_import(kit, tmp_path):
     for module in MODULES:
-        solve(student_kit.notebook(module), module)
+        solve(kit.notebook(module), module)
 
     # 01 with the command outside the notebook; 02 and 03 by running the notebook, whose last cell exports it
-    out = student_kit.run("-m", "tinytorch_course.export", "modules/01_tensor/01_tensor.ipynb").stdout
+    out = kit.run("-m", "tinytorch_course.export", "modules/01_tensor/01_tensor.ipynb").stdout
     assert "01_tensor.ipynb -> " in out and "tinytorch/core/tensor.py" in out
     for module in MODULES[1:]:
-        executed = _execute_in_kit(student_kit, module, tmp_path, extra_cell=_WHO_AM_I)
+        executed = _execute_in_kit(kit, module, tmp_path, extra_cell=_WHO_AM_I)
         errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
         assert not errors, f"{module}: {[(e['ename'], e['evalue']) for e in errors]}"
         origins = json.loads("".join(executed["cells"][-1]["outputs"][0]["text"]))
@@ -66,44 +66,44 @@ def test_student_exports_own_work_which_later_modules_and_scripts_import(student
         }
         assert earlier[module] <= set(origins), f"{module} imported {sorted(origins)}"
         for name, file in origins.items():
-            assert file.startswith(str(student_kit.root)), f"{module} imported {name} from {file}, not the student's"
+            assert file.startswith(str(kit.root)), f"{module} imported {name} from {file}, not the student's"
 
-    where = student_kit.run("-c", "import tinytorch.core.layers as m; print(m.__file__)").stdout.strip()
-    assert where == str(student_kit.root / "tinytorch" / "core" / "layers.py")
+    where = kit.run("-c", "import tinytorch.core.layers as m; print(m.__file__)").stdout.strip()
+    assert where == str(kit.root / "tinytorch" / "core" / "layers.py")
 
 
-def test_changing_a_line_of_the_notebook_changes_the_package(student_kit):
+def test_changing_a_line_of_the_notebook_changes_the_package(kit):
     for module in MODULES:
-        solve(student_kit.notebook(module), module)
-    student_kit.run("-m", "tinytorch_course.export")
+        solve(kit.notebook(module), module)
+    kit.run("-m", "tinytorch_course.export")
     probe = (
         "from tinytorch.core.layers import Linear; from tinytorch.core.tensor import Tensor; "
         "print(Linear(2, 3)(Tensor([[0, 0]])).data.sum())"
     )
-    assert float(student_kit.run("-c", probe).stdout) == 0.0
+    assert float(kit.run("-c", probe).stdout) == 0.0
 
     # the student changes one line of their Linear.forward, saves and re-exports
     solve(
-        student_kit.notebook("03_layers"),
+        kit.notebook("03_layers"),
         "03_layers",
         edit=lambda gid, src: (
-            src.replace("output = output + self.bias", "output = output + self.bias + 1.0")
+            src.replace("output += self.bias.data", "output += self.bias.data + 1.0")
             if gid == "linear-implementation"
             else src
         ),
     )
-    student_kit.run("-m", "tinytorch_course.export", "modules/03_layers/03_layers.ipynb")
-    assert float(student_kit.run("-c", probe).stdout) == 3.0, "a fresh process must run the re-exported code"
+    kit.run("-m", "tinytorch_course.export", "modules/03_layers/03_layers.ipynb")
+    assert float(kit.run("-c", probe).stdout) == 3.0, "a fresh process must run the re-exported code"
 
 
 @pytest.mark.parametrize(
     ("broken_line", "error"),
-    [("        return output)", "SyntaxError: unmatched ')'"), ("    typo = undefined_name", "NameError")],
+    [("        return Tensor(output))", "SyntaxError: unmatched ')'"), ("    typo = undefined_name", "NameError")],
 )
-def test_export_errors_name_notebook_cell_and_line(student_kit, broken_line, error):
+def test_export_errors_name_notebook_cell_and_line(kit, broken_line, error):
     for module in MODULES:
-        solve(student_kit.notebook(module), module)
-    student_kit.run("-m", "tinytorch_course.export")
+        solve(kit.notebook(module), module)
+    kit.run("-m", "tinytorch_course.export")
     source_lines = []
 
     def break_linear(grade_id, source):
@@ -111,7 +111,7 @@ def test_export_errors_name_notebook_cell_and_line(student_kit, broken_line, err
             return source
         lines = source.splitlines()
         at = (
-            lines.index("        return output")
+            lines.index("        return Tensor(output)")
             if "return" in broken_line
             else lines.index("    def forward(self, x: Tensor) -> Tensor:")
         )
@@ -119,10 +119,10 @@ def test_export_errors_name_notebook_cell_and_line(student_kit, broken_line, err
         source_lines[:] = lines
         return "\n".join(lines)
 
-    solve(student_kit.notebook("03_layers"), "03_layers", edit=break_linear)
-    result = student_kit.run("-m", "tinytorch_course.export", "modules/03_layers/03_layers.ipynb", check=False)
+    solve(kit.notebook("03_layers"), "03_layers", edit=break_linear)
+    result = kit.run("-m", "tinytorch_course.export", "modules/03_layers/03_layers.ipynb", check=False)
     assert result.returncode == 1
-    cells = json.loads(student_kit.notebook("03_layers").read_text())["cells"]
+    cells = json.loads(kit.notebook("03_layers").read_text())["cells"]
     number = next(
         i
         for i, c in enumerate(cells, 1)
@@ -138,18 +138,18 @@ _WHO_AM_I = """import json, sys
 print(json.dumps({m: sys.modules[m].__file__ for m in sorted(sys.modules) if m.startswith("tinytorch.core.")}))"""
 
 
-def _execute_in_kit(student_kit, module: str, tmp_path, extra_cell: str) -> dict:
+def _execute_in_kit(kit, module: str, tmp_path, extra_cell: str) -> dict:
     """Run a kit notebook top to bottom with the kit's own Jupyter, as `jupyter nbconvert --execute` would."""
-    nb = json.loads(student_kit.notebook(module).read_text(encoding="utf-8"))
+    nb = json.loads(kit.notebook(module).read_text(encoding="utf-8"))
     nb["cells"].append({"cell_type": "code", "id": "who-am-i", "metadata": {}, "execution_count": None,
                         "outputs": [], "source": extra_cell})  # fmt: skip
-    copy = student_kit.notebook(module).with_name(f"{module}-check.ipynb")
+    copy = kit.notebook(module).with_name(f"{module}-check.ipynb")
     copy.write_text(json.dumps(nb), encoding="utf-8")
     try:
         run = subprocess.run(
-            [str(student_kit.bin / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output",
+            [str(kit.bin / "jupyter"), "nbconvert", "--to", "notebook", "--execute", "--output",
              str(tmp_path / f"{module}.ipynb"), "--ExecutePreprocessor.timeout=120", str(copy)],
-            env=student_kit.env(), capture_output=True, text=True,
+            env=kit.env(), capture_output=True, text=True,
         )  # fmt: skip
     finally:
         copy.unlink()

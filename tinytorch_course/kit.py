@@ -30,7 +30,8 @@ def build(dest: Path, root: Path = settings.ROOT) -> Path:
     pyproject = pyproject.replace("{version}", version).replace("{dependencies}", json.dumps(dependencies))
     (dest / "pyproject.toml").write_text(pyproject, encoding="utf-8")
     shutil.copy(TEMPLATE / "README.md", dest / "README.md")
-    (dest / ".gitignore").write_text(".venv/\n__pycache__/\n*.egg-info/\n.ipynb_checkpoints/\n", encoding="utf-8")
+    ignored = [".venv/", "__pycache__/", "*.egg-info/", ".ipynb_checkpoints/", "modules/llms.txt"]
+    (dest / ".gitignore").write_text("\n".join(ignored) + "\n", encoding="utf-8")
 
     package = dest / "tinytorch"
     (package / "core").mkdir(parents=True)

@@ -54,10 +54,11 @@ class Linear(Layer):
                 f"{self!r} got input of shape {x.shape}, which does not fit weight of shape "
                 f"{self.weight.shape}: the last input dimension must be {self.in_features}"
             )
-        output = x.matmul(self.weight)
+        # The check above guarantees the shapes fit: work on the arrays, wrap the result once.
+        output = x.data @ self.weight.data
         if self.bias is not None:
-            output = output + self.bias
-        return output
+            output += self.bias.data  # in place: no second (batch, out_features) array
+        return Tensor(output)
 
     def parameters(self) -> list:
         return [self.weight] if self.bias is None else [self.weight, self.bias]

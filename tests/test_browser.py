@@ -1,0 +1,186 @@
+"""A student finishes module 03 in JupyterLab, for real: the kit's own JupyterLab, driven in Debian's chromium.
+
+The student has completed and exported modules 01 and 02. In the browser they fill in the three solution cells
+of 03, run all cells, save, and click nbgrader's Validate button, which must report success. Afterwards a fresh
+Python of the kit imports the student's own layers. The shared kit is put back as released afterwards.
+"""
+
+import json
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import ROOT, StudentKit, reference_solutions, solve
+from playwright.sync_api import Page, sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+# As root chromium needs --no-sandbox; the rest keeps it from dialling out on a closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]  # fmt: skip
+SOLUTION_CELLS = ["linear-implementation", "dropout-implementation", "sequential-implementation"]
+SUCCESS = "Success! Your notebook passes all the tests."
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+# JavaScript run in the page; `window.jupyterapp` exists because the server runs with expose_app_in_browser.
+NOTEBOOK = "window.jupyterapp.shell.currentWidget"
+KERNEL_IDLE = f"() => {NOTEBOOK}?.context?.isReady && {NOTEBOOK}.sessionContext?.session?.kernel?.status === 'idle'"
+SAVED = f"() => {NOTEBOOK}.context.model.dirty === false"
+FILL_SOLUTIONS = f"""solutions => {{
+    const filled = [];
+    for (const cell of {NOTEBOOK}.content.model.cells) {{
+        const id = cell.getMetadata('nbgrader')?.grade_id;
+        if (id in solutions) {{ cell.sharedModel.setSource(solutions[id]); filled.push(id); }}
+    }}
+    return filled;
+}}"""
+# Run All Cells; resolves when the run ends (true if no cell failed), or to "timeout".
+RUN_ALL = """() => Promise.race([window.jupyterapp.commands.execute('notebook:run-all-cells'),
+                             new Promise(resolve => setTimeout(() => resolve('timeout'), 60000))])"""
+OUTPUTS = f"""() => [...{NOTEBOOK}.content.model.cells].filter(c => c.type === 'code').map(c => ({{
+    id: c.getMetadata('nbgrader')?.grade_id, count: c.executionCount, outputs: c.outputs.toJSON() }}))"""
+
+
+@dataclass(frozen=True)
+class Lab:
+    url: str
+    token: str
+
+
+@pytest.fixture
+def lab(kit: StudentKit, tmp_path: Path) -> Iterator[Lab]:
+    """JupyterLab from the kit's venv, with config, data, runtime and home dirs of its own; stopped by PID."""
+    home = tmp_path / "home"
+    config = home / ".jupyter"
+    # The news prompt would cover part of the page in the screenshot; a user setting turns it off.
+    notification = config / "lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
+    notification.parent.mkdir(parents=True)
+    notification.write_text(json.dumps({"fetchNews": "false"}))
+    env = kit.env(
+        HOME=str(home), IPYTHONDIR=str(home / ".ipython"), JUPYTER_CONFIG_DIR=str(config),
+        JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTER_PATH="", JUPYTER_CONFIG_PATH="",
+    )  # fmt: skip
+
+    jupyter = str(kit.bin / "jupyter")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    token = secrets.token_hex(16)
+    log = tmp_path / "jupyterlab.log"
+    with log.open("w") as out:
+        server = subprocess.Popen(
+            [jupyter, "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+             f"--IdentityProvider.token={token}", "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
+             f"--ServerApp.root_dir={kit.root}"],
+            cwd=kit.root, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        # nbgrader's Validate button needs its lab extension and its server extension. Installing nbgrader enables
+        # both, under the venv's share/ and etc/ (found via sys.prefix): nothing to enable here, only to check.
+        def listing(command: list[str]) -> str:
+            done = subprocess.run([jupyter, *command, "list"], env=env, capture_output=True, text=True, timeout=60)
+            return ANSI.sub("", done.stdout + done.stderr)
+
+        with ThreadPoolExecutor() as pool:  # while the server starts
+            server_ext, lab_ext = pool.map(listing, (["server", "extension"], ["labextension"]))
+        assert re.search(r"nbgrader\.server_extensions\.validate_assignment enabled", server_ext), server_ext
+        assert re.search(r"@jupyter/nbgrader v\S+ enabled OK", lab_ext), lab_ext
+
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_up(f"{url}/api/status", token, server, log)
+        yield Lab(url, token)
+    finally:
+        server.terminate()  # the server shuts down its kernels on SIGTERM
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+def _wait_until_up(status_url: str, token: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    request = urllib.request.Request(status_url, headers={"Authorization": f"token {token}"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert server.poll() is None, f"JupyterLab exited with {server.returncode}:\n{log.read_text()}"
+        try:
+            with urllib.request.urlopen(request, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"JupyterLab did not answer within {timeout} s:\n{log.read_text()}")
+
+
+def test_student_completes_and_validates_module_03_in_jupyterlab(kit: StudentKit, lab: Lab, tmp_path: Path) -> None:
+    for module in ("01_tensor", "02_activations"):
+        solve(kit.notebook(module), module)
+    exported = kit.run("-m", "tinytorch_course.export").stdout
+    assert "01_tensor.ipynb -> " in exported and "02_activations.ipynb -> " in exported, exported
+
+    solutions = reference_solutions("03_layers")
+    screenshot = tmp_path / "validate-03_layers.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(60_000)
+            page.goto(f"{lab.url}/lab/tree/modules/03_layers/03_layers.ipynb?reset&token={lab.token}")
+            page.wait_for_function(KERNEL_IDLE)
+
+            filled = page.evaluate(FILL_SOLUTIONS, {gid: solutions[gid] for gid in SOLUTION_CELLS})
+            assert sorted(filled) == sorted(SOLUTION_CELLS), f"solution cells found by grade_id: {filled}"
+            _save(page)  # the notebook's last cell exports the *saved* notebook
+
+            ran = page.evaluate(RUN_ALL)
+            page.wait_for_function(KERNEL_IDLE)
+            cells = page.evaluate(OUTPUTS)
+            errors = [(c["id"], o["ename"], o["evalue"]) for c in cells for o in c["outputs"] if "ename" in o]
+            assert not errors, f"cells raised: {errors}"
+            not_run = [c["id"] for c in cells if not c["count"]]
+            assert ran is True and not not_run, f"Run All Cells returned {ran}; cells not run: {not_run}"
+            texts = {c["id"]: json.dumps(c["outputs"]) for c in cells}
+            assert "parameters: 203,530" in texts["sequential-mlp-example"], texts["sequential-mlp-example"]
+            assert str(kit.root / "tinytorch" / "core" / "layers.py") in texts["layers-setup-export"]
+            _save(page)
+
+            page.locator(".validate-button").click()
+            dialog = page.locator(".jp-Dialog", has_text="Validation Results")
+            dialog.wait_for()
+            assert SUCCESS in dialog.inner_text() and dialog.locator(".validation-success").count() == 1, (
+                dialog.inner_text()
+            )
+            page.screenshot(path=screenshot)
+        finally:
+            browser.close()
+
+    assert screenshot.stat().st_size > 20_000, "the screenshot of the validation result is (nearly) empty"
+    (ROOT / "build" / "screenshots").mkdir(parents=True, exist_ok=True)  # git-ignored; for people to look at
+    shutil.copy(screenshot, ROOT / "build" / "screenshots")
+
+    # What the browser saved is the student's work, and a fresh process imports it from the kit.
+    saved = json.loads(kit.notebook("03_layers").read_text(encoding="utf-8"))
+    sources = {c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"]) for c in saved["cells"]}
+    assert all(sources[gid] == solutions[gid] for gid in SOLUTION_CELLS), "the saved notebook lacks the solutions"
+    where = kit.run("-c", "import tinytorch.core.layers as m; print(m.__file__)").stdout.strip()
+    assert where == str(kit.root / "tinytorch" / "core" / "layers.py")
+    probe = (
+        "import numpy as np; from tinytorch.core.layers import Linear, Sequential; from tinytorch.core.tensor import "
+        "Tensor; print(Sequential(Linear(4, 3, bias=False)).eval()(Tensor(np.ones((2, 4)))).shape)"
+    )
+    assert kit.run("-c", probe).stdout.strip() == "(2, 3)"
+
+
+def _save(page: Page) -> None:
+    """Ctrl+S, as a student saves, then wait until the notebook on disk matches the page."""
+    page.keyboard.press("Control+s")
+    page.wait_for_function(SAVED)
