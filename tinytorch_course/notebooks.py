@@ -84,7 +84,11 @@ def execute(path: Path, cell_timeout: int, cwd: Path | None = None) -> Run:
             resources={"metadata": {"path": str(cwd or path.parent)}},
         )
         start = time.perf_counter()
-        client.execute()
+        try:
+            client.execute()
+        finally:  # nbclient leaves a kernel it did not create running
+            if kernel.has_kernel:
+                kernel.shutdown_kernel(now=True)
         seconds = time.perf_counter() - start
     failures = [
         CellFailure(i, nbgrader(cell).get("grade_id", f"cell {i}"), f"{out['ename']}: {out['evalue']}")
