@@ -6,14 +6,17 @@ by writing the instructor's reference solution into each solution cell, the way 
 the module would have.
 """
 
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tinytorch_course import kit as kit_builder
@@ -21,6 +24,17 @@ from tinytorch_course import notebooks, settings
 
 ROOT = settings.ROOT
 _SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
+
+
+@contextlib.contextmanager
+def strict_float_errors():
+    """NumPy overflow, divide-by-zero and invalid (NaN) results, and every warning, become exceptions.
+
+    Underflow stays allowed on purpose: exp(-1000) underflowing to exactly 0 is the correct float32 answer.
+    """
+    with np.errstate(over="raise", divide="raise", invalid="raise"), warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
 
 
 @dataclass(frozen=True)

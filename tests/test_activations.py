@@ -3,10 +3,9 @@
 Expected values are computed here with plain NumPy in float64 from the float32 inputs.
 """
 
-import warnings
-
 import numpy as np
 import pytest
+from conftest import strict_float_errors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
@@ -19,26 +18,6 @@ FAST = settings(max_examples=50, deadline=None)
 finite32 = st.floats(-1e3, 1e3, width=32, allow_subnormal=False)
 wide32 = st.floats(-1e4, 1e4, width=32, allow_subnormal=False)  # deep in exp()'s overflow range
 any_shape = array_shapes(min_dims=1, max_dims=3, max_side=5)
-
-
-class strict_float_errors:
-    """Turn NumPy overflow / divide-by-zero / invalid (NaN) and every warning into exceptions.
-
-    Underflow is left at NumPy's default ('ignore') on purpose: exp(-1000) underflowing to exactly 0 is
-    the correct float32 answer, not an error, and np.errstate(all='raise') would reject it.
-    """
-
-    def __enter__(self):
-        self._err = np.errstate(over="raise", divide="raise", invalid="raise")
-        self._warn = warnings.catch_warnings()
-        self._err.__enter__()
-        self._warn.__enter__()
-        warnings.simplefilter("error")
-        return self
-
-    def __exit__(self, *exc):
-        self._warn.__exit__(*exc)
-        return self._err.__exit__(*exc)
 
 
 def sigmoid_ref(x):

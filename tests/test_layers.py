@@ -11,11 +11,11 @@ import math
 import re
 import subprocess
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import strict_float_errors
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
@@ -69,22 +69,6 @@ def seeded_linear(in_features, out_features, seed=0, bias=True):
     if bias:
         layer.bias.data = np.random.uniform(-1, 1, out_features).astype(np.float32)
     return layer
-
-
-class no_warnings_or_float_errors:
-    """Every warning and NumPy overflow/divide/invalid becomes an exception (underflow to 0 is fine)."""
-
-    def __enter__(self):
-        self._err = np.errstate(over="raise", divide="raise", invalid="raise")
-        self._warn = warnings.catch_warnings()
-        self._err.__enter__()
-        self._warn.__enter__()
-        warnings.simplefilter("error")
-        return self
-
-    def __exit__(self, *exc):
-        self._warn.__exit__(*exc)
-        return self._err.__exit__(*exc)
 
 
 class AddConst(Layer):
@@ -386,7 +370,7 @@ def test_dropout_p0_is_identity_in_training():
 def test_dropout_p1_gives_zeros_without_nan_or_warnings():
     np.random.seed(0)
     x = np.random.randn(40, 5).astype(np.float32)
-    with no_warnings_or_float_errors():
+    with strict_float_errors():
         out = Dropout(1.0)(Tensor(x))
         out_int_p = Dropout(1)(Tensor(x))
     for o in (out, out_int_p):
