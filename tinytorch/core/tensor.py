@@ -30,6 +30,9 @@ class Tensor:
     returns float32 Tensors: TinyTorch computes in float32, like most of deep
     learning, and never drifts to float64 behind your back.
 
+    An array that already has the requested dtype is wrapped, not copied (like
+    `torch.as_tensor`): `Tensor(a)` and `Tensor(t)` share memory with `a` and `t`.
+
     Shapes follow NumPy: `+ - * /` broadcast, `@` is matrix multiplication.
     """
 
