@@ -1,0 +1,226 @@
+"""Probes for module 02 (activations and Module). Runs inside the sandbox: imports only numpy, the stdlib and the
+student's package. Output key conventions as in probes/tensor.py: `ok_*` flags, `err_*` exception type names
+("" = none), `txt_*` texts, `shape_*` shapes, `raw_*` rule-judged arrays, anything else compared with the reference.
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from tinytorch.core.activations import Module, ReLU, Sigmoid, Softmax, Tanh
+from tinytorch.core.tensor import Tensor
+
+Arrays = dict[str, np.ndarray]
+
+
+class ContractError(Exception):
+    """The student's API returned something of the wrong kind; the message is shown to the student."""
+
+
+def _arr(t, what: str) -> np.ndarray:
+    """A copy of the data of Tensor `t` (the result of `what`); ContractError unless it holds a numeric ndarray."""
+    if not isinstance(t, Tensor):
+        raise ContractError(f"{what} should return a Tensor, got {type(t).__name__}")
+    if not isinstance(t.data, np.ndarray) or t.data.dtype.kind not in "biuf":
+        raise ContractError(f"{what}: .data should be a NumPy array of numbers, got {type(t.data).__name__}")
+    return np.array(t.data)
+
+
+def _text(s: str) -> np.ndarray:
+    return np.frombuffer(str(s).encode()[:2000], dtype=np.uint8).copy()
+
+
+def _flag(ok: bool) -> np.ndarray:
+    return np.array(ok is True or ok is np.True_, dtype=np.int8)
+
+
+def _strict(out: Arrays, key: str, fn: Callable[[], Tensor], what: str) -> None:
+    """out[key] = fn()'s data with overflow/invalid/divide raising; out["err_" + key] = the error's type name or ""."""
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            result = fn()
+    except FloatingPointError as e:
+        out[f"err_{key}"] = _text(f"FloatingPointError ({e})")
+        return
+    out[f"err_{key}"] = _text("")
+    out[key] = _arr(result, what)
+
+
+ACTIVATIONS = {
+    "relu": ("ReLU()", ReLU),
+    "sigmoid": ("Sigmoid()", Sigmoid),
+    "tanh": ("Tanh()", Tanh),
+    "softmax": ("Softmax()", Softmax),
+    "softmax_dim0": ("Softmax(dim=0)", lambda: Softmax(dim=0)),
+}
+CONTRACT_SHAPES = [(7,), (2, 3), (2, 3, 4)]
+SHIFTS = {"m50": -50.0, "p30": 30.0, "p500": 500.0}
+HIDDEN_DIMS = {"0": 0, "1": 1, "2": 2, "m1": -1, "m2": -2}
+
+
+def _contract_labels() -> dict[str, str]:
+    labels = {}
+    for act, (name, _) in ACTIVATIONS.items():
+        for k, shape in enumerate(CONTRACT_SHAPES):
+            for dt in ("float32", "float64"):
+                labels[f"{act}_{dt}_{k}"] = f"{name} on a {dt} {shape} input"
+        labels[f"ok_{act}_no_params"] = f"{name}.parameters() should be []"
+        labels[f"ok_{act}_training"] = f"{name} should start in training mode (training is True)"
+        labels[f"ok_{act}_module"] = f"{name} should be a Module"
+        labels[f"ok_{act}_eval"] = f"{name}.eval() should return the layer itself with training False"
+        labels[f"eval_{act}"] = f"{name} in eval mode on Tensor(np.ones((2, 2)))"
+    for act in ("relu", "sigmoid", "tanh"):
+        labels[f"txt_repr_{act}"] = f"repr({ACTIVATIONS[act][0]})"
+    return labels | {"ok_input_unchanged": "activations must not change their input in place"}
+
+
+LABELS: dict[str, dict[str, str]] = {
+    "relu_forward": {"small": "ReLU on [[-3, -0.5, 0], [0.25, 2, 7.5]]", "cube": "ReLU on a (4, 5, 6) input"},
+    "sigmoid_forward": {"line": "Sigmoid on 81 points in [-20, 20]", "random": "Sigmoid on a (3, 4) input"},
+    "sigmoid_stable": {
+        "float32": "Sigmoid on float32 inputs with |x| up to 1000",
+        "float64": "Sigmoid on float64 inputs with |x| up to 1000",
+        "big": "Sigmoid on a (50, 20) input with values in the hundreds",
+    },
+    "tanh_forward": {"extreme": "Tanh on inputs with |x| up to 1000", "cube": "Tanh on a (2, 3, 4) input"},
+    "softmax_forward": {
+        "x0": "Softmax of a (4, 5) input",
+        "x1": "Softmax of a (3, 3) input",
+        "x2": "Softmax of a (6,) input",
+        "equal_rows": "Softmax of [[0, 0, 0, 0], [1, 2, 3, 4]]",
+    },
+    "softmax_stable": {
+        "pm1000": "Softmax of rows around +1000 and -1000",
+        "base": "Softmax of a (5, 4) input",
+        **{f"shift_{k}": f"Softmax(x + {c})" for k, c in SHIFTS.items()},
+        "huge64": "Softmax of float64 scores of size 1e4 and 3e4",
+    },
+    "softmax_dim": {
+        "dim_default": "Softmax().dim",
+        "txt_repr_default": "repr(Softmax())",
+        "txt_repr_dim0": "repr(Softmax(dim=0))",
+        "dim0": "Softmax(dim=0) of a (3, 4) input",
+        **{f"cube_{k}": f"Softmax(dim={d}) of a (2, 3, 4) input" for k, d in (("1", 1), ("0", 0), ("m1", -1))},
+        "large_dim0": "Softmax(dim=0) of [[1000, 0], [1001, 0]]",
+    },
+    "module_activations_contract": _contract_labels(),
+    "relu_hidden_infinities": {
+        "float32": "ReLU on float32 values including -inf, -0.0 and inf",
+        "float64": "ReLU on float64 values including -inf, -0.0 and inf",
+        "ok_input_unchanged": "ReLU must not change its input in place",
+    },
+    "softmax_hidden_reference_outputs": {
+        **{f"dim_{k}": f"Softmax(dim={d}) of a (3, 4, 5) input" for k, d in HIDDEN_DIMS.items()},
+        "float64": "Softmax of a float64 (4, 6) input",
+        "spread": "Softmax of rows spanning -1000 to 1000",
+    },
+}
+
+
+def relu_forward(inputs: Arrays) -> Arrays:
+    """ReLU on a small hand-made input and a random 3-D input."""
+    return {k: _arr(ReLU()(Tensor(inputs[k])), LABELS["relu_forward"][k]) for k in ("small", "cube")}
+
+
+def sigmoid_forward(inputs: Arrays) -> Arrays:
+    """Sigmoid on [-20, 20] (including 0) and on a random 2-D input."""
+    return {k: _arr(Sigmoid()(Tensor(inputs[k])), LABELS["sigmoid_forward"][k]) for k in ("line", "random")}
+
+
+def sigmoid_stable(inputs: Arrays) -> Arrays:
+    """Sigmoid for |x| up to 1000 in float32 and float64 without overflow warnings turned errors."""
+    labels, out = LABELS["sigmoid_stable"], {}
+    for dt in ("float32", "float64"):
+        _strict(out, dt, lambda dt=dt: Sigmoid()(Tensor(inputs["extreme"], dtype=getattr(np, dt))), labels[dt])
+    _strict(out, "big", lambda: Sigmoid()(Tensor(inputs["big"])), labels["big"])
+    return out
+
+
+def tanh_forward(inputs: Arrays) -> Arrays:
+    """Tanh for |x| up to 1000 without overflow, and on a random 3-D input."""
+    out = {}
+    _strict(out, "extreme", lambda: Tanh()(Tensor(inputs["extreme"])), LABELS["tanh_forward"]["extreme"])
+    out["cube"] = _arr(Tanh()(Tensor(inputs["cube"])), LABELS["tanh_forward"]["cube"])
+    return out
+
+
+def softmax_forward(inputs: Arrays) -> Arrays:
+    """Softmax along the last axis for 2-D (also square) and 1-D inputs."""
+    labels = LABELS["softmax_forward"]
+    return {k: _arr(Softmax()(Tensor(inputs[k])), labels[k]) for k in ("x0", "x1", "x2", "equal_rows")}
+
+
+def softmax_stable(inputs: Arrays) -> Arrays:
+    """Softmax of huge scores without overflow, and its invariance under shifting all scores."""
+    labels, out = LABELS["softmax_stable"], {}
+    _strict(out, "pm1000", lambda: Softmax()(Tensor(inputs["pm1000"])), labels["pm1000"])
+    x = inputs["x"]
+    out["base"] = _arr(Softmax()(Tensor(x)), labels["base"])
+    for k, c in SHIFTS.items():
+        out[f"shift_{k}"] = _arr(Softmax()(Tensor(x + np.float32(c))), labels[f"shift_{k}"])
+    _strict(out, "huge64", lambda: Softmax()(Tensor(inputs["huge64"], dtype=np.float64)), labels["huge64"])
+    return out
+
+
+def softmax_dim(inputs: Arrays) -> Arrays:
+    """Softmax's dim argument: default -1, repr, dim=0 on 2-D and every dim on 3-D, stable along dim 0."""
+    labels = LABELS["softmax_dim"]
+    out = {
+        "dim_default": np.array(Softmax().dim, dtype=np.int64),
+        "txt_repr_default": _text(repr(Softmax())),
+        "txt_repr_dim0": _text(repr(Softmax(dim=0))),
+        "dim0": _arr(Softmax(dim=0)(Tensor(inputs["x"])), labels["dim0"]),
+    }
+    for k, d in (("1", 1), ("0", 0), ("m1", -1)):
+        out[f"cube_{k}"] = _arr(Softmax(dim=d)(Tensor(inputs["cube"])), labels[f"cube_{k}"])
+    _strict(out, "large_dim0", lambda: Softmax(dim=0)(Tensor(inputs["large"])), labels["large_dim0"])
+    return out
+
+
+def module_activations_contract(inputs: Arrays) -> Arrays:
+    """Every activation is a Module, returns float32 Tensors of the input's shape, has no parameters, starts in
+    training mode, has a plain repr, leaves its input alone, and (hidden) eval() returns itself."""
+    labels, out = LABELS["module_activations_contract"], {}
+    acts = {key: make() for key, (_, make) in ACTIVATIONS.items()}
+    unchanged = True
+    for k in range(len(CONTRACT_SHAPES)):
+        for dt in ("float32", "float64"):
+            x = Tensor(inputs[f"x{k}"], dtype=getattr(np, dt))
+            before = np.array(x.data)
+            for act, layer in acts.items():
+                key = f"{act}_{dt}_{k}"
+                out[key] = _arr(layer(x), labels[key])
+                unchanged = unchanged and np.array_equal(x.data, before)
+    out["ok_input_unchanged"] = _flag(unchanged)
+    for act, layer in acts.items():
+        out[f"ok_{act}_no_params"] = _flag(layer.parameters() == [])
+        out[f"ok_{act}_training"] = _flag(layer.training is True)
+        out[f"ok_{act}_module"] = _flag(isinstance(layer, Module))
+    for act in ("relu", "sigmoid", "tanh"):
+        out[f"txt_repr_{act}"] = _text(repr(acts[act]))
+    for act, layer in acts.items():
+        out[f"ok_{act}_eval"] = _flag(layer.eval() is layer and layer.training is False)
+        out[f"eval_{act}"] = _arr(layer(Tensor(np.ones((2, 2)))), labels[f"eval_{act}"])
+    return out
+
+
+def relu_hidden_infinities(inputs: Arrays) -> Arrays:
+    """ReLU maps -inf to 0 and keeps inf, for float32 and float64 inputs, without changing the input."""
+    labels, out = LABELS["relu_hidden_infinities"], {}
+    unchanged = True
+    for dt in ("float32", "float64"):
+        x = Tensor(inputs["x"], dtype=getattr(np, dt))
+        before = np.array(x.data)
+        with np.errstate(invalid="ignore", over="ignore"):
+            out[dt] = _arr(ReLU()(x), labels[dt])
+        unchanged = unchanged and np.array_equal(x.data, before)
+    return out | {"ok_input_unchanged": _flag(unchanged)}
+
+
+def softmax_hidden_reference_outputs(inputs: Arrays) -> Arrays:
+    """Softmax along every dim of a 3-D input, of a float64 input and of rows spanning -1000..1000."""
+    labels = LABELS["softmax_hidden_reference_outputs"]
+    out = {f"dim_{k}": _arr(Softmax(dim=d)(Tensor(inputs["cube"])), labels[f"dim_{k}"]) for k, d in HIDDEN_DIMS.items()}
+    out["float64"] = _arr(Softmax()(Tensor(inputs["x64"], dtype=np.float64)), labels["float64"])
+    _strict(out, "spread", lambda: Softmax()(Tensor(inputs["spread"])), labels["spread"])
+    return out

@@ -1,0 +1,685 @@
+"""Tests of the autograder's trusted checks (autograde/): the reference package scores full marks, plausible
+one-line student bugs lose points on their component (and exactly the checks listed for each bug catch it), valid
+implementations that draw random numbers differently keep full marks, the fixtures are reproducible and
+tamper-evident, and the feedback says what differs without dumping fixtures.
+
+Probes run in-process here; isolating them is the sandbox's job, tested elsewhere. A "student package" is a copy
+of the reference package with a few lines edited, imported as `tinytorch` while its probes run, and each probe's
+outputs travel through an .npz (allow_pickle=False), as they do from the sandbox.
+"""
+
+import ast
+import contextlib
+import functools
+import importlib.util
+import io
+import json
+import re
+import shutil
+import sys
+import uuid
+import warnings
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import array_shapes, arrays
+
+from autograde import checks, compare, make_fixtures
+from autograde.checks import CHECKS, Verdict, grade, load_fixtures, probe_file
+from tinytorch_course import notebooks
+from tinytorch_course import settings as course_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+COMPONENTS = {  # component -> module, as in settings.ini [components]
+    **dict.fromkeys(["tensor"], "01_tensor"),
+    **dict.fromkeys(["module", "relu", "sigmoid", "tanh", "softmax"], "02_activations"),
+    **dict.fromkeys(["linear", "dropout", "sequential"], "03_layers"),
+}
+FILES = {"01_tensor": "tensor.py", "02_activations": "activations.py", "03_layers": "layers.py"}
+
+
+# --------------------------------------------------------------------------- running checks in-process
+
+
+@contextlib.contextmanager
+def imported_as_tinytorch(folder: Path | None):
+    """While the block runs, `import tinytorch` imports folder/tinytorch afresh (None: whatever is imported now)."""
+    ours = lambda name: name == "tinytorch" or name.startswith("tinytorch.")  # noqa: E731
+    saved = {name: module for name, module in sys.modules.items() if ours(name)}
+    if folder is not None:
+        for name in saved:
+            del sys.modules[name]
+        sys.path.insert(0, str(folder))
+    try:
+        yield
+    finally:
+        if folder is not None:
+            sys.path.remove(str(folder))
+            for name in [name for name in sys.modules if ours(name)]:
+                del sys.modules[name]
+            sys.modules.update(saved)
+
+
+def _through_npz(outputs: dict) -> dict[str, np.ndarray]:
+    """The outputs as the grader receives them from the sandbox: plain numeric arrays read back without pickle."""
+    assert all(re.fullmatch(r"\w+", key) for key in outputs), sorted(outputs)
+    buffer = io.BytesIO()
+    np.savez(buffer, **outputs)
+    buffer.seek(0)
+    with np.load(buffer, allow_pickle=False) as npz:
+        received = {key: npz[key] for key in npz.files}
+    assert all(a.dtype.kind in "biuf" for a in received.values())
+    return received
+
+
+@functools.cache
+def _fixtures(module: str) -> dict:
+    return load_fixtures(module)  # read-only arrays: safe to share between tests
+
+
+def run_checks(module: str, folder: Path | None = None, seed: int | None = None) -> dict[str, Verdict]:
+    """Every check of `module` on the package in folder/tinytorch, probes loaded fresh by path as the sandbox loads
+    them, each fed a copy of its fixture's inputs (with `seed` replacing the seeds a probe gives NumPy, if given)."""
+    fixtures = _fixtures(module)
+    if seed is not None:
+        reseed = lambda inputs: inputs | {k: np.array(seed + len(k)) for k in ("seed", "seed_wide") if k in inputs}  # noqa: E731
+        fixtures = {name: replace(fx, inputs=reseed(fx.inputs)) for name, fx in fixtures.items()}
+    results: dict[str, tuple[dict | None, str | None]] = {}
+    with imported_as_tinytorch(folder), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a buggy student's overflow is judged, not warned about
+        try:
+            spec = importlib.util.spec_from_file_location(f"probe_{uuid.uuid4().hex}", probe_file(module))
+            probes = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(probes)
+        except Exception as e:  # the sandbox's "import-failed"
+            results = {check.probe: (None, f"{type(e).__name__}: {e}") for check in CHECKS[module]}
+        for probe in {check.probe for check in CHECKS[module]} - set(results):
+            try:
+                outputs = getattr(probes, probe)({k: v.copy() for k, v in fixtures[probe].inputs.items()})
+                results[probe] = (_through_npz(outputs), None)
+            except Exception as e:  # the sandbox reports a failing probe as "Type: message"
+                results[probe] = (None, f"{type(e).__name__}: {e}")
+    verdicts = {}
+    for check in CHECKS[module]:
+        outputs, error = results[check.probe]
+        verdicts[check.name] = grade(check, outputs, fixtures[check.probe], error)
+    return verdicts
+
+
+def student_package(tmp_path: Path, module: str, edits: list[tuple[str, str]]) -> Path:
+    """A copy of the reference package with each `old` line fragment of the module's file replaced by `new`."""
+    folder = tmp_path / f"student-{uuid.uuid4().hex[:8]}"
+    shutil.copytree(ROOT / "tinytorch", folder / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
+    path = folder / "tinytorch" / "core" / FILES[module]
+    source = path.read_text()
+    for old, new in edits:
+        assert source.count(old) == 1, f"{old!r} should occur exactly once in {path.name}"
+        source = source.replace(old, new)
+    path.write_text(source)
+    return folder
+
+
+def failed(verdicts: dict[str, Verdict]) -> set[str]:
+    return {name for name, verdict in verdicts.items() if not verdict.passed}
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+def test_every_graded_cell_has_a_check_with_its_name_and_points():
+    config = course_settings.load()
+    for module in config.modules:
+        graded = [notebooks.nbgrader(c) for c in notebooks.graded_cells(notebooks.read(config.notebook(module)))]
+        cells = {meta["grade_id"]: meta["points"] for meta in graded}
+        ours = {check.name: check.points for check in CHECKS[module]}
+        assert {name: ours.get(name) for name in cells} == cells
+        hidden = set(ours) - set(cells)
+        assert all("-hidden-" in name and 1 <= ours[name] <= 2 for name in hidden), hidden
+        assert len(set(ours)) == len(CHECKS[module])
+
+
+def test_checks_name_their_component_probe_and_fixture():
+    for module, module_checks in CHECKS.items():
+        fixtures = load_fixtures(module)
+        source = probe_file(module).read_text()
+        for check in module_checks:
+            assert COMPONENTS[check.name.split("-")[0]] == check.module == module
+            assert f"\ndef {check.probe}(inputs: Arrays) -> Arrays:" in source
+            assert check.title and check.hint[-1] in ".?"
+            fixture = fixtures[check.probe]  # every stored output has a student-facing label
+            assert all(fixture.labels.get(k) or fixture.labels.get(k.partition("_")[2]) for k in fixture.expected)
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    return names | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
+
+
+def test_probes_import_only_numpy_stdlib_and_tinytorch_and_judges_never_tinytorch():
+    allowed = {"numpy", *sys.stdlib_module_names}
+    for name in ("tensor", "activations", "layers"):
+        assert {i.split(".")[0] for i in _imports(ROOT / "autograde" / "probes" / f"{name}.py")} <= allowed | {
+            "tinytorch"
+        }
+    for name in ("checks", "compare"):
+        assert {i.split(".")[0] for i in _imports(ROOT / "autograde" / f"{name}.py")} <= allowed
+
+
+# --------------------------------------------------------------------------- (a) the reference scores full marks
+
+
+@pytest.mark.parametrize("module", list(CHECKS))
+def test_reference_scores_full_marks(module):
+    verdicts = run_checks(module, ROOT)
+    assert {name: v.feedback for name, v in verdicts.items() if not v.passed} == {}
+    assert [v.score for v in verdicts.values()] == [float(c.points) for c in CHECKS[module]]
+    assert all(v.feedback.endswith(": passed.") for v in verdicts.values())
+
+
+@pytest.mark.parametrize("seed", [1, 12345, 2**31 - 7])
+def test_reference_scores_full_marks_with_any_random_stream(seed):
+    """No check relies on the stream the fixture's seeds produce: other seeds give other weights and masks."""
+    assert failed(run_checks("03_layers", ROOT, seed)) == set()
+
+
+def checks_by_name() -> dict:
+    return {check.name: check for module_checks in CHECKS.values() for check in module_checks}
+
+
+# --------------------------------------------------------------------------- (b) mutation testing
+
+
+@dataclass(frozen=True)
+class Mutant:
+    """A plausible student bug in `component`: `edits` replace each `old` fragment of its module file by `new`;
+    `caught` lists exactly the checks that must fail (the report's mutation table)."""
+
+    name: str
+    component: str
+    caught: frozenset[str]
+    edits: list[tuple[str, str]]
+
+
+def _m(name: str, component: str, caught: str, *old_new: str) -> Mutant:
+    return Mutant(name, component, frozenset(caught.split()), list(zip(old_new[::2], old_new[1::2], strict=True)))
+
+
+MUTANTS = [
+    # Tensor
+    _m(
+        "float64 by default",
+        "tensor",
+        "tensor-arithmetic tensor-arithmetic-scalars-dtype tensor-creation-dtype tensor-hidden-composite "
+        "tensor-matmul tensor-properties-live tensor-reductions tensor-reshape-transpose",
+        "np.float32 if dtype is None",
+        "np.float64 if dtype is None",
+    ),
+    _m(
+        "1 - t computed as t - 1",
+        "tensor",
+        "tensor-arithmetic-scalars-dtype tensor-hidden-composite",
+        "return Tensor(other) - self",
+        "return self - other",
+    ),
+    _m(
+        "+ adds in place and returns self",
+        "tensor",
+        "tensor-arithmetic tensor-arithmetic-scalars-dtype tensor-hidden-inputs-unchanged",
+        "return Tensor(self.data + _data(other))",
+        "self.data = self.data + _data(other)\n        return self",
+    ),
+    _m(
+        "sum returns an ndarray",
+        "tensor",
+        "tensor-hidden-composite tensor-hidden-inputs-unchanged tensor-reductions",
+        "return Tensor(self.data.sum(axis=axis, keepdims=keepdims))",
+        "return self.data.sum(axis=axis, keepdims=keepdims)",
+    ),
+    _m(
+        "matmul error reads b.shape[0]",
+        "tensor",
+        "tensor-matmul tensor-matmul-shape-error",
+        "b.shape[-2 if b.ndim > 1 else 0]",
+        "b.shape[0]",
+    ),
+    _m(
+        "transpose swaps the first two dims",
+        "tensor",
+        "tensor-reshape-transpose",
+        "dim0: int = -2, dim1: int = -1",
+        "dim0: int = 0, dim1: int = 1",
+    ),
+    # activations
+    _m("ReLU multiplies by a mask", "relu", "relu-hidden-infinities", "np.maximum(x.data, 0)", "x.data * (x.data > 0)"),
+    _m(
+        "naive sigmoid",
+        "sigmoid",
+        "sigmoid-stable",
+        "np.where(x.data >= 0, 1 / (1 + e), e / (1 + e))",
+        "1 / (1 + np.exp(-x.data))",
+    ),
+    _m(
+        "tanh from exponentials",
+        "tanh",
+        "tanh-forward",
+        "np.tanh(x.data)",
+        "(np.exp(x.data) - np.exp(-x.data)) / (np.exp(x.data) + np.exp(-x.data))",
+    ),
+    _m(
+        "softmax without the max shift",
+        "softmax",
+        "softmax-dim softmax-hidden-reference-outputs softmax-stable",
+        "shifted = x.data - x.data.max(axis=self.dim, keepdims=True)",
+        "shifted = x.data",
+    ),
+    _m(
+        "softmax sums over the last axis",
+        "softmax",
+        "module-activations-contract softmax-dim softmax-hidden-reference-outputs",
+        "e.sum(axis=self.dim, keepdims=True)",
+        "e.sum(axis=-1, keepdims=True)",
+    ),
+    # Linear
+    _m(
+        "forget bias",
+        "linear",
+        "linear-forward-matches-numpy linear-hidden-reference-outputs sequential-forward-order "
+        "sequential-hidden-deck-mlp-reference",
+        "output += self.bias.data",
+        "pass  # forgot the bias",
+    ),
+    _m(
+        "weight stored (out, in)",
+        "linear",
+        "linear-forward-matches-numpy linear-init-statistics linear-shapes-and-dtype sequential-container "
+        "sequential-forward-order sequential-mlp-784-256-10 sequential-train-eval",
+        "np.random.randn(in_features, out_features)",
+        "np.random.randn(out_features, in_features)",
+    ),
+    _m(
+        "PyTorch layout: (out, in) and x @ W.T",
+        "linear",
+        "linear-forward-matches-numpy linear-hidden-no-bias linear-hidden-reference-outputs "
+        "linear-init-statistics linear-shapes-and-dtype sequential-forward-order "
+        "sequential-hidden-deck-mlp-reference sequential-mlp-784-256-10",
+        "np.random.randn(in_features, out_features)",
+        "np.random.randn(out_features, in_features)",
+        "output = x.data @ self.weight.data",
+        "output = x.data @ self.weight.data.T",
+    ),
+    _m(
+        "scale by 1/in, not sqrt(1/in)",
+        "linear",
+        "linear-init-statistics",
+        "scale = np.sqrt(1.0 / in_features)",
+        "scale = 1.0 / in_features",
+    ),
+    _m(
+        "scale by sqrt(1/out)",
+        "linear",
+        "linear-init-statistics",
+        "scale = np.sqrt(1.0 / in_features)",
+        "scale = np.sqrt(1.0 / out_features)",
+    ),
+    _m(
+        "He scale sqrt(2/in)",
+        "linear",
+        "linear-init-statistics",
+        "scale = np.sqrt(1.0 / in_features)",
+        "scale = np.sqrt(2.0 / in_features)",
+    ),
+    _m(
+        "uniform init np.random.rand",
+        "linear",
+        "linear-init-statistics",
+        "np.random.randn(in_features, out_features) * scale",
+        "np.random.rand(in_features, out_features) * scale",
+    ),
+    _m(
+        "uniform init with the right std",
+        "linear",
+        "linear-init-statistics",
+        "np.random.randn(in_features, out_features) * scale",
+        "np.random.uniform(-3**0.5, 3**0.5, (in_features, out_features)) * scale",
+    ),
+    _m(
+        "bias a bare ndarray",
+        "linear",
+        "linear-forward-matches-numpy linear-hidden-reference-outputs linear-init-statistics "
+        "linear-shapes-and-dtype sequential-forward-order sequential-hidden-deck-mlp-reference "
+        "sequential-mlp-784-256-10",
+        "self.bias = Tensor(np.zeros(out_features)) if bias else None",
+        "self.bias = np.zeros(out_features, dtype=np.float32) if bias else None",
+    ),
+    _m(
+        "parameters() forgets the bias",
+        "linear",
+        "linear-parameters sequential-mlp-784-256-10 sequential-parameters",
+        "return [self.weight] if self.bias is None else [self.weight, self.bias]",
+        "return [self.weight]",
+    ),
+    _m(
+        "parameters() returns arrays",
+        "linear",
+        "linear-hidden-no-bias linear-parameters sequential-mlp-784-256-10 sequential-parameters",
+        "return [self.weight] if self.bias is None else [self.weight, self.bias]",
+        "return [self.weight.data] if self.bias is None else [self.weight.data, self.bias.data]",
+    ),
+    # Dropout
+    _m(
+        "scale survivors by p",
+        "dropout",
+        "dropout-hidden-other-p dropout-mean-preserved dropout-modes dropout-training-values",
+        "x.data * mask / keep_prob",
+        "x.data * mask * self.p",
+    ),
+    _m(
+        "scale survivors by 1/p",
+        "dropout",
+        "dropout-hidden-other-p dropout-mean-preserved dropout-training-values",
+        "x.data * mask / keep_prob",
+        "x.data * mask / self.p",
+    ),
+    _m(
+        "no rescaling",
+        "dropout",
+        "dropout-hidden-other-p dropout-mean-preserved dropout-modes dropout-training-values",
+        "x.data * mask / keep_prob",
+        "x.data * mask",
+    ),
+    _m(
+        "mask with > instead of <",
+        "dropout",
+        "dropout-hidden-other-p dropout-mean-preserved dropout-training-values",
+        "np.random.random(x.shape) < keep_prob",
+        "np.random.random(x.shape) > keep_prob",
+    ),
+    _m(
+        "dropout also in eval mode",
+        "dropout",
+        "dropout-modes sequential-hidden-deck-mlp-reference sequential-hidden-nested-modes "
+        "sequential-mlp-784-256-10 sequential-train-eval",
+        "if not training or self.p == 0:",
+        "if self.p == 0:",
+    ),
+    _m("training= argument ignored", "dropout", "dropout-modes", "if training is None:", "if True:"),
+    _m(
+        "training= argument changes the mode",
+        "dropout",
+        "dropout-modes",
+        "if not training or self.p == 0:",
+        "self.training = bool(training)\n        if not training or self.p == 0:",
+    ),
+    _m("p == 1 divides 0 by 0", "dropout", "dropout-edge-p", "if self.p == 1:", "if False:"),
+    _m("p not validated", "dropout", "dropout-invalid-p", "or not 0 <= p <= 1:", ":"),
+    _m(
+        "same mask every call",
+        "dropout",
+        "dropout-training-values sequential-hidden-nested-modes sequential-mlp-784-256-10 sequential-train-eval",
+        "np.random.random(x.shape) < keep_prob",
+        "np.random.default_rng(0).random(x.shape) < keep_prob",
+    ),
+    # Sequential
+    _m(
+        "layers applied in reverse",
+        "sequential",
+        "sequential-container sequential-forward-order sequential-hidden-deck-mlp-reference "
+        "sequential-hidden-nested-modes sequential-mlp-784-256-10 sequential-train-eval",
+        "for layer in self.layers:\n            x = layer(x)",
+        "for layer in reversed(self.layers):\n            x = layer(x)",
+    ),
+    _m(
+        "shared parameters listed twice", "sequential", "sequential-parameters", "if id(param) not in seen:", "if True:"
+    ),
+    _m(
+        "parameters de-duplicated by value",
+        "sequential",
+        "sequential-parameters",
+        "if id(param) not in seen:",
+        "if not any(np.array_equal(param.data, q.data) for q in params):",
+    ),
+    _m(
+        "parameters only from Linear layers",
+        "sequential",
+        "sequential-parameters",
+        "for param in layer.parameters():",
+        "for param in (layer.parameters() if isinstance(layer, Linear) else []):",
+    ),
+    _m(
+        "train() not passed on",
+        "sequential",
+        "sequential-hidden-deck-mlp-reference sequential-hidden-nested-modes sequential-mlp-784-256-10 "
+        "sequential-train-eval",
+        "layer.train(mode)",
+        "pass",
+    ),
+    _m(
+        "train() passes on True whatever the mode",
+        "sequential",
+        "sequential-hidden-deck-mlp-reference sequential-hidden-nested-modes sequential-mlp-784-256-10 "
+        "sequential-train-eval",
+        "layer.train(mode)",
+        "layer.train()",
+    ),
+    _m(
+        "eval() returns None",
+        "sequential",
+        "sequential-hidden-nested-modes sequential-train-eval",
+        "            layer.train(mode)\n        return self",
+        "            layer.train(mode)",
+    ),
+    _m(
+        "train() sets the class attribute",
+        "sequential",
+        "sequential-hidden-nested-modes",
+        "        self.training = bool(mode)\n        for layer in self.layers:",
+        "        type(self).training = bool(mode)\n        for layer in self.layers:",
+    ),
+]
+
+
+def test_mutants_cover_linear_dropout_and_sequential():
+    assert len({m.name for m in MUTANTS}) == len(MUTANTS)
+    per_component = {c: sum(m.component == c for m in MUTANTS) for c in ("linear", "dropout", "sequential")}
+    assert min(per_component.values()) >= 6 and sum(per_component.values()) >= 15, per_component
+
+
+@pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
+def test_student_bug_loses_points_on_its_component(mutant, tmp_path):
+    module = COMPONENTS[mutant.component]
+    verdicts = run_checks(module, student_package(tmp_path, module, mutant.edits))
+    caught = failed(verdicts)
+    assert any(name.startswith(f"{mutant.component}-") for name in caught), caught
+    assert caught == mutant.caught
+    for name in caught:
+        feedback = verdicts[name].feedback
+        assert verdicts[name].score == 0.0
+        assert feedback.startswith(f"{checks_by_name()[name].title}: failed.\n- ")
+        assert feedback.endswith(f"\nHint: {checks_by_name()[name].hint}")
+        assert "Traceback" not in feedback and len(feedback.splitlines()) <= checks.MAX_PROBLEMS + 3
+
+
+# --------------------------------------------------------------------------- (c) valid variants keep full marks
+
+VALID = [
+    (
+        "03_layers",
+        "dropout mask from np.random.rand",
+        [("np.random.random(x.shape) < keep_prob", "np.random.rand(*x.shape) < keep_prob")],
+    ),
+    (
+        "03_layers",
+        "dropout mask from np.random.binomial",
+        [("np.random.random(x.shape) < keep_prob", "np.random.binomial(1, keep_prob, x.shape).astype(bool)")],
+    ),
+    (
+        "03_layers",
+        "dropout keeps where uniform >= p",
+        [("np.random.random(x.shape) < keep_prob", "np.random.uniform(size=x.shape) >= self.p")],
+    ),
+    (
+        "03_layers",
+        "dropout scales with np.where",
+        [("return Tensor(x.data * mask / keep_prob)", "return Tensor(np.where(mask, x.data / keep_prob, 0))")],
+    ),
+    (
+        "03_layers",
+        "a fresh unseeded Generator per dropout call",
+        [("np.random.random(x.shape) < keep_prob", "np.random.default_rng().random(x.shape) < keep_prob")],
+    ),
+    (
+        "03_layers",
+        "init with np.random.normal",
+        [
+            (
+                "np.random.randn(in_features, out_features) * scale",
+                "np.random.normal(0.0, scale, (in_features, out_features))",
+            )
+        ],
+    ),
+    (
+        "03_layers",
+        "one module-level default_rng Generator",
+        [
+            ("import numpy as np\n", "import numpy as np\n\n_RNG = np.random.default_rng()\n"),
+            (
+                "np.random.randn(in_features, out_features) * scale",
+                "_RNG.standard_normal((in_features, out_features)) * scale",
+            ),
+            ("np.random.random(x.shape) < keep_prob", "_RNG.random(x.shape) < keep_prob"),
+        ],
+    ),
+    (
+        "03_layers",
+        "forward in float64",
+        [
+            (
+                "output = x.data @ self.weight.data",
+                "output = x.data.astype(np.float64) @ self.weight.data.astype(np.float64)",
+            )
+        ],
+    ),
+    (
+        "02_activations",
+        "sigmoid via tanh",
+        [("np.where(x.data >= 0, 1 / (1 + e), e / (1 + e))", "0.5 * (1 + np.tanh(x.data / 2))")],
+    ),
+    (
+        "02_activations",
+        "softmax via log-sum-exp",
+        [
+            (
+                "Tensor(e / e.sum(axis=self.dim, keepdims=True))",
+                "Tensor(np.exp(shifted - np.log(e.sum(axis=self.dim, keepdims=True))))",
+            )
+        ],
+    ),
+    ("01_tensor", "Tensor copies its data", [("self.data = np.asarray(data,", "self.data = np.array(data,")]),
+]
+
+
+@pytest.mark.parametrize(("module", "name", "edits"), VALID, ids=[name for _, name, _ in VALID])
+def test_valid_variant_scores_full_marks(module, name, edits, tmp_path):
+    verdicts = run_checks(module, student_package(tmp_path, module, edits))
+    assert {n: v.feedback for n, v in verdicts.items() if not v.passed} == {}
+    assert sum(v.score for v in verdicts.values()) == sum(c.points for c in CHECKS[module])
+
+
+# --------------------------------------------------------------------------- (d) fixtures
+
+
+def test_fixtures_are_up_to_date_and_byte_for_byte_reproducible(tmp_path, capsys):
+    assert make_fixtures.main(["--check"]) == 0
+    assert "fixtures are up to date" in capsys.readouterr().out
+    first, second = make_fixtures.write(tmp_path / "a"), make_fixtures.write(tmp_path / "b")
+    assert first == second
+    for path in sorted((tmp_path / "a").iterdir()):
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+    committed = json.loads((checks.FIXTURES / "manifest.json").read_text())
+    assert first["modules"] == committed["modules"]
+    assert committed["generator_version"] == make_fixtures.GENERATOR_VERSION
+
+
+def test_check_names_a_tampered_array_and_a_tampered_manifest(tmp_path, capsys):
+    folder = tmp_path / "fixtures"
+    shutil.copytree(checks.FIXTURES, folder)
+    with np.load(folder / "03_layers.npz", allow_pickle=False) as npz:
+        members = {key: npz[key] for key in npz.files}
+    key = "linear_hidden_reference_outputs/out/y"
+    members[key] = members[key] + np.float32(1e-3)
+    make_fixtures.write_npz(folder / "03_layers.npz", members)
+    assert make_fixtures.main(["--check", "--out", str(folder)]) == 1
+    assert "drift: 03_layers/linear_hidden_reference_outputs\n1 fixture entries drifted" in capsys.readouterr().out
+    with pytest.raises(ValueError, match="linear_hidden_reference_outputs/out/y does not match its checksum"):
+        load_fixtures("03_layers", folder)
+
+    shutil.copy(checks.FIXTURES / "03_layers.npz", folder / "03_layers.npz")
+    manifest = json.loads((folder / "manifest.json").read_text())
+    manifest["modules"]["02_activations"]["entries"]["softmax_dim"]["rtol"] = 1e-3
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    assert make_fixtures.drift(folder) == ["02_activations/softmax_dim"]
+
+
+# --------------------------------------------------------------------------- feedback
+
+
+def test_grade_reports_probe_errors_and_unreadable_outputs_plainly():
+    check = checks_by_name()["linear-forward-matches-numpy"]
+    fixture = load_fixtures("03_layers")[check.probe]
+    verdict = grade(check, None, fixture, "ValueError: cannot matmul (6, 4) @ (3, 4)")
+    problem = "your code stopped with an error: ValueError: cannot matmul (6, 4) @ (3, 4)"
+    assert verdict == Verdict(False, 0.0, f"{check.title}: failed.\n- {problem}\nHint: {check.hint}")
+    verdict = grade(check, {"raw_weight": np.zeros((4, 3), np.float32)}, fixture)
+    assert not verdict.passed and "- the results of your code could not be checked (KeyError)" in verdict.feedback
+
+
+def test_diff_names_shape_mistakes():
+    expected = np.zeros((3, 4), np.float32)
+    assert compare.diff(np.zeros((4, 3), np.float32), expected, name="y") == (
+        "y: shape (4, 3), expected (3, 4) (looks transposed)"
+    )
+    assert compare.diff(np.zeros(4, np.float32), np.zeros((1, 4), np.float32), name="y") == (
+        "y: shape (4,), expected (1, 4) (looks like the batch dimension of size 1 is missing)"
+    )
+    assert compare.diff(np.zeros((1, 3, 4), np.float32), expected, name="y") == (
+        "y: shape (1, 3, 4), expected (3, 4) (an extra leading dimension of size 1)"
+    )
+    assert compare.diff(np.array([0, 2]), np.array([0, 1, 2]), name="ids") == (
+        "ids: shape (2,), expected (3,): got [0, 2], expected [0, 1, 2]"
+    )
+
+
+def test_diff_reports_dtype_nan_inf_errors_and_at_most_three_elements():
+    expected = np.arange(1, 13, dtype=np.float32).reshape(3, 4)
+    got = expected.astype(np.float64)
+    got[0, 1], got[1, 2], got[2, 0], got[2, 3] = np.nan, 7.5, 6.0, np.inf
+    assert compare.diff(got, expected, rtol=1e-6, name="y") == (
+        "y: dtype float64, expected float32; 1 NaN and 1 inf values; 4 of 12 elements differ (33.3%); "
+        "max abs error 3 at [2, 0]; max rel error 0.333333 at [2, 0]; "
+        "at [0, 1] expected 2, got nan; at [1, 2] expected 7, got 7.5; at [2, 0] expected 9, got 6"
+    )
+    assert compare.diff(np.float32(12), np.float32(15), name="n") == "n: expected 15, got 12"
+    assert compare.diff(got.astype(np.float32), got.astype(np.float32)) is None
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    expected=arrays(
+        np.float32, array_shapes(min_dims=0, max_dims=3, max_side=5), elements=st.floats(-1e6, 1e6, width=32)
+    ),
+    data=st.data(),
+)
+def test_diff_counts_exactly_the_changed_elements(expected, data):
+    assert compare.diff(expected.copy(), expected, rtol=1e-6) is None
+    changed = data.draw(arrays(np.bool_, expected.shape))
+    got = np.where(changed, expected + 1 + np.abs(expected), expected).astype(np.float32)  # off by more than rtol
+    report = compare.diff(got, expected, rtol=1e-6, name="y")
+    count = int(changed.sum())
+    assert report is None if count == 0 else report.count(", got ") == min(count, compare.SHOWN)
+    if count and expected.size > 1:
+        assert f"{count} of {expected.size} elements differ" in report

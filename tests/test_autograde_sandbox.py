@@ -1,0 +1,680 @@
+"""The autograder's sandbox against real submissions, honest and hostile: real namespaces, no mocks.
+
+Every submission is a tiny fake `tinytorch/core/layers.py` written here; the probe module calls its
+`Linear(weight, bias).forward(x)` and its `attack(inputs)`, where the hostile ones misbehave. The runs go in
+parallel threads (a module fixture starts them all at once); each test then checks one run's verdicts, and the
+last tests check that nothing leaked into the host (processes, mounts, cgroups, scratch dirs) and the overhead.
+"""
+
+import glob
+import json
+import os
+import resource
+import socket
+import statistics
+import struct
+import sys
+import textwrap
+import threading
+import time
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from autograde import sandbox
+from autograde.sandbox import Limits, ProbeResult
+
+LIMITS = Limits(timeout=5.0, probe_timeout=1.5, cpu=10, processes=32, output=8 << 20, tmp=4 << 20)
+PROBES = ["forward", "attack", "after"]
+ROOT = sandbox.COURSE_ROOT
+RNG = np.random.default_rng(0)
+INPUTS = {"forward": {"x": RNG.normal(size=(4, 3)), "weight": RNG.normal(size=(3, 2)), "bias": RNG.normal(size=2)}}
+EXPECTED = INPUTS["forward"]["x"] @ INPUTS["forward"]["weight"] + INPUTS["forward"]["bias"]
+
+PROBE_MODULE = """
+import numpy as np
+from tinytorch.core import layers
+
+def forward(inputs):
+    return {"y": layers.Linear(inputs["weight"], inputs["bias"]).forward(inputs["x"])}
+
+def attack(inputs):
+    return layers.attack(inputs)
+
+def after(inputs):
+    return {"alive": np.array(True)}
+
+def seeded(inputs):
+    np.random.seed(int(inputs["seed"]))
+    return {"w": layers.init(3, 2)}
+"""
+
+HONEST = """
+import numpy as np
+
+STUDENT = 7
+
+class Linear:
+    def __init__(self, weight, bias):
+        self.weight, self.bias = weight, bias
+
+    def forward(self, x):
+        return x @ self.weight + self.bias
+
+def init(n_in, n_out):
+    return np.random.randn(n_in, n_out) / np.sqrt(n_in)
+
+def attack(inputs):
+    return {"file": np.frombuffer(__file__.encode(), np.uint8), "marker": np.array(STUDENT)}
+"""
+
+SECRET_PATHS = [
+    ROOT / "nbs/03_layers/03_layers.ipynb",
+    ROOT / "tinytorch/core/layers.py",
+    ROOT / "settings.ini",
+    ROOT / "autograde/fixtures/layers.npz",
+    Path("/root/.bashrc"),
+    Path("/etc/shadow"),
+    Path(sys.prefix) / "pyvenv.cfg",
+]
+# Places the student must not be able to write to (the runtime and the box are the default runtime's).
+READ_ONLY = ["/", "/var/tmp", "/dev/shm", str(sandbox.DEFAULT_CACHE), str(sandbox.DEFAULT_CACHE / "box")]
+SECRET_DIRS = [ROOT, ROOT / "autograde/fixtures", ROOT / ".venv/lib", Path("/root"), Path("/work"), Path("/tmp")]
+
+READER = """
+def attack(inputs):
+    import glob
+    out = {{}}
+    for i, path in enumerate({files!r}):
+        try:
+            with open(path, "rb") as file:
+                data = file.read()
+        except OSError:
+            data = b""
+        out[f"file{{i}}"] = np.frombuffer(data, np.uint8)
+    for i, path in enumerate({dirs!r}):
+        try:
+            out[f"dir{{i}}"] = np.array(len(os.listdir(path)))
+        except OSError:
+            out[f"dir{{i}}"] = np.array(-1)
+    out["scratch"] = np.array(len(glob.glob("/tmp/tinytorch-sandbox-*")))
+    return out
+"""
+
+
+def hostile(attack: str = "", at_import: str = "") -> str:
+    """An honest Linear, plus module-level code and an `attack` that misbehave."""
+    return HONEST + "\nimport os, signal, sys, time, builtins\n" + textwrap.dedent(at_import) + textwrap.dedent(attack)
+
+
+CASES: dict[str, str] = {
+    "honest": HONEST,
+    "honest-again": HONEST,
+    "loop-at-import": hostile(at_import="while True:\n    pass\n"),
+    "loop-in-probe": hostile("def attack(inputs):\n    while True:\n        pass\n"),
+    "loop-ignoring-alarm": hostile(
+        "def attack(inputs):\n    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n    while True:\n        pass\n"
+    ),
+    "exit-at-import": hostile(at_import="os._exit(3)\n"),
+    "sys-exit-at-import": hostile(at_import="sys.exit(0)\n"),
+    "error-at-import": hostile(at_import="raise ValueError('my layers are broken')\n"),
+    "segfault": hostile("def attack(inputs):\n    import ctypes\n    ctypes.string_at(0)\n"),
+    "memory-numpy": hostile("def attack(inputs):\n    return {'a': np.ones(1 << 31)}\n"),
+    "memory-python": hostile(
+        "def attack(inputs):\n    hoard = []\n    while True:\n        hoard.append(bytearray(10**7))\n"
+    ),
+    "memory-at-import": hostile(at_import="HOARD = [bytearray(10**7) for _ in range(1000)]\n"),
+    "fork-count": hostile("""
+        def attack(inputs):
+            children = 0
+            for _ in range(1000):
+                try:
+                    pid = os.fork()
+                except OSError:
+                    break
+                if pid == 0:
+                    time.sleep(60)
+                    os._exit(0)
+                children += 1
+            return {"children": np.array(children)}
+        """),
+    "fork-bomb": hostile("""
+        def attack(inputs):
+            while True:
+                try:
+                    os.fork()
+                except OSError:
+                    pass
+        """),
+    "fork-memory": hostile("""
+        def attack(inputs):
+            pids = []
+            for _ in range(8):
+                pid = os.fork()
+                if pid == 0:
+                    hoard = np.ones(40_000_000)  # 320 MB each, touched, held while the others allocate
+                    time.sleep(3)
+                    os._exit(hoard.size == 0)
+                pids.append(pid)
+            killed = sum(os.waitpid(pid, 0)[1] & 0x7F == signal.SIGKILL for pid in pids)
+            return {"killed": np.array(killed)}
+        """),
+    "monkeypatch": hostile(
+        at_import="""
+            np.allclose = lambda *args, **kwargs: True
+            np.array_equal = lambda *args, **kwargs: True
+            np.testing.assert_allclose = lambda *args, **kwargs: None
+            builtins.round = lambda number, ndigits=None: 0
+            Linear.forward = lambda self, x: np.zeros((x.shape[0], self.weight.shape[1]))
+            """,
+        attack="def attack(inputs):\n    return {'patched': np.array(np.allclose(1, 2))}\n",
+    ),
+    "read-files": hostile(READER.format(files=[str(p) for p in SECRET_PATHS], dirs=[str(p) for p in SECRET_DIRS])),
+    "import-reference": hostile(f"""
+        def attack(inputs):
+            import importlib, importlib.util
+            root = {str(ROOT)!r}
+            sys.path[:] = [root, root + "/.venv/lib/python3.11/site-packages"] + [
+                p for p in sys.path if "student" not in p
+            ]
+            for name in [n for n in sys.modules if n.startswith("tinytorch")]:
+                del sys.modules[name]
+            try:
+                found = importlib.import_module("tinytorch.core.layers").__file__
+            except ImportError:
+                found = ""
+            try:
+                spec = importlib.util.spec_from_file_location("ref", root + "/tinytorch/core/layers.py")
+                spec.loader.exec_module(importlib.util.module_from_spec(spec))
+                by_path = 1
+            except OSError:
+                by_path = 0
+            return {{"found": np.frombuffer(found.encode(), np.uint8), "by_path": np.array(by_path)}}
+        """),
+    "network": hostile("""
+        def attack(inputs):
+            import socket
+            try:
+                socket.create_connection(("127.0.0.1", int(inputs["port"])), timeout=1).close()
+                local = 1
+            except OSError:
+                local = 0
+            try:
+                socket.create_connection(("1.1.1.1", 53), timeout=1).close()
+                outside = 1
+            except OSError:
+                outside = 0
+            return {"local": np.array(local), "outside": np.array(outside)}
+        """),
+    "flood-stdout": hostile("""
+        def attack(inputs):
+            chunk = "x" * (1 << 20)
+            for _ in range(100):
+                sys.stdout.write(chunk)
+            sys.stderr.write("END-OF-OUTPUT\\n")
+            return {"done": np.array(1)}
+        """),
+    "fill-disk": hostile(f"""
+        def attack(inputs):
+            written = 0
+            for i in range(100):
+                try:
+                    with open(f"/tmp/fill{{i}}", "wb") as file:
+                        file.write(b"x" * (1 << 20))
+                except OSError:
+                    break
+                written += 1 << 20
+            elsewhere = 0
+            for folder in {READ_ONLY!r}:
+                try:
+                    with open(folder + "/x", "wb") as file:
+                        file.write(b"x")
+                    elsewhere += 1
+                except OSError:
+                    pass
+            return {{"tmp": np.array(written), "elsewhere": np.array(elsewhere)}}
+        """),
+    "symlinks": hostile("""
+        def attack(inputs):
+            from pathlib import Path
+            try:
+                shadow = (Path(__file__).parent / "shadow.txt").read_bytes()
+            except OSError:
+                shadow = b""
+            try:
+                from tinytorch.core import reference
+                found = 1
+            except ImportError:
+                found = 0
+            return {"shadow": np.frombuffer(shadow, np.uint8), "reference": np.array(found)}
+        """),
+    "object-array": hostile("def attack(inputs):\n    return {'o': np.array([{}, None], dtype=object)}\n"),
+    "huge-array": hostile("def attack(inputs):\n    return {'big': np.zeros(2_000_000)}\n"),
+    "forged-records": hostile("""
+        def attack(inputs):
+            import io, json, struct
+            config = json.load(open(sys.argv[1]))  # the worker's config names the results descriptor
+
+            def frame(meta, blob):
+                head = json.dumps(meta).encode()
+                body = struct.pack("<I", len(head)) + head + blob
+                return struct.pack("<Q", len(body)) + body
+
+            pickled, liar = io.BytesIO(), io.BytesIO()
+            np.lib.format.write_array(pickled, np.array([{}], dtype=object), allow_pickle=True)
+            # A header claiming 10**12 float64 (8 TB) with 8 bytes of data behind it.
+            np.lib.format.write_array_header_1_0(liar, {"descr": "<f8", "fortran_order": False, "shape": (10**12,)})
+            for name, blob in (("attack", pickled.getvalue()), ("after", liar.getvalue() + bytes(8))):
+                meta = {"event": "probe", "name": name, "status": "ok", "error": None, "seconds": 0.0,
+                        "arrays": [["x", len(blob)]]}
+                os.write(config["results_fd"], frame(meta, blob))
+            os.write(config["results_fd"], struct.pack("<Q", 1 << 60))  # a record "longer" than anything
+            os._exit(0)
+        """),
+}
+
+
+# A submission may hold symlinks: to root-only files, or to the reference package itself.
+LINKS = {"symlinks": {"shadow.txt": Path("/etc/shadow"), "reference.py": ROOT / "tinytorch/core/layers.py"}}
+
+
+def write_package(folder: Path, layers: str, links: dict[str, Path] | None = None) -> Path:
+    core = folder / "tinytorch" / "core"
+    core.mkdir(parents=True)
+    (folder / "tinytorch" / "__init__.py").write_text("")
+    (core / "__init__.py").write_text("")
+    (core / "layers.py").write_text(layers)
+    for name, target in (links or {}).items():
+        (core / name).symlink_to(target)
+    return folder
+
+
+def processes_of(uid: int) -> set[int]:
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            status = Path(f"/proc/{entry}/status").read_text()
+        except OSError:
+            continue
+        if f"\nUid:\t{uid}\t" in status:
+            found.add(int(entry))
+    return found
+
+
+def leftover_cgroups() -> list[str]:
+    return glob.glob("/sys/fs/cgroup/**/tinytorch-sandbox-*", recursive=True)
+
+
+@pytest.fixture(scope="module")
+def runtime() -> sandbox.Runtime:
+    return sandbox.prepare_runtime()
+
+
+@pytest.fixture(scope="module")
+def host_before() -> tuple[str, set[int]]:
+    return Path("/proc/self/mountinfo").read_text(), processes_of(sandbox.NOBODY)
+
+
+@pytest.fixture(scope="module")
+def probe_module(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("probes") / "probes.py"
+    path.write_text(PROBE_MODULE)
+    return path
+
+
+# Printing 100 MB or filling 1 GiB takes a while when the other runs keep both CPUs busy.
+SLOW = replace(LIMITS, timeout=15.0, probe_timeout=10.0)
+CASE_LIMITS = {name: SLOW for name in ("flood-stdout", "memory-python", "memory-at-import", "fork-memory")}
+# RLIMIT_NPROC counts every process of uid nobody on the host: one forking run at a time, or they starve each other.
+FORKING = ("fork-count", "fork-memory", "fork-bomb")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[socket.socket]:
+    """A local server the network attack tries to reach."""
+    with socket.create_server(("127.0.0.1", 0)) as listening:
+        listening.setblocking(False)
+        yield listening
+
+
+@pytest.fixture(scope="module")
+def runs(runtime, host_before, probe_module, server, tmp_path_factory) -> Iterator[dict[str, Future]]:
+    """Start every case at once; each maps to (results, wall seconds, parent's max RSS growth in KiB)."""
+
+    inputs = INPUTS | {"attack": {"port": np.array(server.getsockname()[1])}}
+
+    def run(name: str) -> tuple[dict[str, ProbeResult], float, int]:
+        package = write_package(tmp_path_factory.mktemp(name), CASES[name], LINKS.get(name))
+        limits = CASE_LIMITS.get(name, LIMITS)
+        rss, start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, time.monotonic()
+        results = sandbox.run_probes(package, probe_module, PROBES, inputs, limits, runtime=runtime)
+        return results, time.monotonic() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
+
+    def run_in_turn(futures: dict[str, Future]) -> None:
+        for name, future in futures.items():
+            try:
+                future.set_result(run(name))
+            except BaseException as exc:
+                future.set_exception(exc)
+
+    pool = ThreadPoolExecutor(max_workers=8)
+    futures = {name: pool.submit(run, name) for name in CASES if name not in FORKING}
+    forking = {name: Future() for name in FORKING}
+    pool.submit(run_in_turn, forking)
+    futures |= forking
+    futures["other-scratch"] = pool.submit(other_students_scratch, runtime, probe_module, tmp_path_factory)
+    yield futures
+    pool.shutdown(wait=True)
+
+
+def other_students_scratch(runtime, probe_module, tmp_path_factory) -> tuple[dict[str, ProbeResult], Path]:
+    """A victim run sleeps with a secret in its package; an attacker run then reads the victim's scratch dir."""
+    victim = hostile("def attack(inputs):\n    time.sleep(4)\n    return {}\n")
+    victim_package = write_package(tmp_path_factory.mktemp("victim"), victim)
+    (victim_package / "tinytorch" / "victim_secret.txt").write_text("the victim's secret")
+    thread = threading.Thread(
+        target=sandbox.run_probes,
+        args=(victim_package, probe_module, PROBES, INPUTS, SLOW),
+        kwargs={"runtime": runtime},
+    )
+    thread.start()
+    deadline = time.monotonic() + 5
+    while not (found := glob.glob("/tmp/tinytorch-sandbox-*/box/student/tinytorch/victim_secret.txt")):
+        assert time.monotonic() < deadline, "the victim's scratch dir never appeared"
+        time.sleep(0.01)
+    secret = Path(found[0])
+    assert secret.read_text() == "the victim's secret"  # the host sees it: the attack below is a real one
+    attacker = hostile(READER.format(files=[str(secret)], dirs=[str(secret.parent), str(secret.parents[3])]))
+    package = write_package(tmp_path_factory.mktemp("attacker"), attacker)
+    results = sandbox.run_probes(package, probe_module, PROBES, INPUTS, LIMITS, runtime=runtime)
+    assert secret.exists(), "the victim finished before the attack: make it sleep longer"
+    thread.join()
+    return results, secret
+
+
+def result(runs: dict[str, Future], name: str) -> dict[str, ProbeResult]:
+    return runs[name].result()[0]
+
+
+def assert_all(results: dict[str, ProbeResult], status: str, *phrases: str) -> None:
+    for name, probe in results.items():
+        assert probe.status == status, (name, probe)
+        assert probe.outputs is None
+        assert all(phrase in probe.error for phrase in phrases), (name, probe.error)
+
+
+def test_honest_package_returns_its_arrays(runs, runtime):
+    results = result(runs, "honest")
+    assert list(results) == PROBES
+    assert all(r.status == "ok" and r.error is None and r.stdout_tail == "" for r in results.values())
+    np.testing.assert_array_equal(results["forward"].outputs["y"], EXPECTED)
+    student_file = bytes(results["attack"].outputs["file"]).decode()
+    assert student_file == str(runtime.mountpoint / "student/tinytorch/core/layers.py")
+    assert results["attack"].outputs["marker"] == 7
+    assert results["after"].outputs == {"alive": np.array(True)}
+
+
+def test_results_are_deterministic(runs, runtime, probe_module, tmp_path):
+    first, second = result(runs, "honest"), result(runs, "honest-again")
+    assert first["forward"].outputs["y"].tobytes() == second["forward"].outputs["y"].tobytes()
+    package = write_package(tmp_path, HONEST)
+    seeded = [
+        sandbox.run_probes(
+            package, probe_module, ["seeded"], {"seeded": {"seed": np.array(5)}}, LIMITS, runtime=runtime
+        )
+        for _ in range(2)
+    ]
+    np.random.seed(5)
+    expected = np.random.randn(3, 2) / np.sqrt(3)
+    for run in seeded:
+        assert run["seeded"].status == "ok"
+        np.testing.assert_array_equal(run["seeded"].outputs["w"], expected)
+
+
+def test_infinite_loop_at_import_times_out(runs):
+    results, seconds, _ = runs["loop-at-import"].result()
+    assert_all(results, "timeout", "importing your package did not finish within 1.5 s")
+    assert seconds < LIMITS.timeout
+
+
+def test_infinite_loop_in_a_probe_costs_only_that_probe(runs):
+    results = result(runs, "loop-in-probe")
+    assert results["attack"].status == "timeout" and results["attack"].error == "did not finish within 1.5 s"
+    assert 1.4 < results["attack"].seconds < 3
+    assert results["forward"].status == results["after"].status == "ok"
+
+
+def test_a_probe_that_ignores_the_alarm_is_stopped_by_the_wall_clock(runs):
+    results, seconds, _ = runs["loop-ignoring-alarm"].result()
+    assert results["forward"].status == "ok"
+    assert results["attack"].status == "timeout"
+    assert results["attack"].error == "the sandbox stopped it after 5 s (wall clock), while running this probe"
+    assert results["after"].status == "timeout" and results["after"].error.startswith("not run: ")
+    assert LIMITS.timeout <= seconds < LIMITS.timeout + 2
+
+
+def test_os_exit_at_import_is_a_crash(runs):
+    assert_all(result(runs, "exit-at-import"), "crashed", "exited with code 3", "while importing your package")
+
+
+def test_a_segfault_is_a_crash_of_that_probe(runs):
+    results = result(runs, "segfault")
+    assert results["forward"].status == "ok"
+    assert results["attack"].status == "crashed"
+    assert results["attack"].error == "the sandbox process was killed by SIGSEGV, while running this probe"
+    assert results["after"].status == "crashed" and results["after"].error.startswith("not run: ")
+
+
+def test_sys_exit_at_import_fails_the_import(runs):
+    assert_all(result(runs, "sys-exit-at-import"), "import-failed", "SystemExit: 0")
+
+
+def test_exception_at_import_fails_the_import_with_its_message(runs):
+    assert_all(result(runs, "error-at-import"), "import-failed", "ValueError: my layers are broken")
+
+
+@pytest.mark.parametrize("case", ["memory-numpy", "memory-python"])
+def test_memory_bomb_in_a_probe(runs, case):
+    results = result(runs, case)
+    assert results["attack"].status == "memory" and results["attack"].error.startswith("MemoryError")
+    assert results["forward"].status == results["after"].status == "ok"
+
+
+def test_memory_bomb_at_import(runs):
+    assert_all(result(runs, "memory-at-import"), "memory", "MemoryError")
+
+
+def test_fork_is_bounded(runs):
+    results = result(runs, "fork-count")
+    assert results["attack"].status == "ok"
+    assert 0 < results["attack"].outputs["children"] < LIMITS.processes
+    assert results["after"].status == "ok"  # its sleeping children did not stop the worker
+
+
+def test_fork_bomb_is_stopped_and_the_host_can_still_fork(runs):
+    results, seconds, _ = runs["fork-bomb"].result()
+    # The worker's alarm stops its own loop; the forked copies spin on until the namespace is torn down.
+    assert results["attack"].status == "timeout"
+    assert results["after"].status in ("ok", "timeout")
+    assert seconds < LIMITS.timeout + 2
+    assert os.waitpid(os.spawnv(os.P_NOWAIT, "/bin/true", ["true"]), 0)[1] == 0
+
+
+def test_forked_children_share_one_memory_budget(runs):
+    results = result(runs, "fork-memory")
+    # 8 x 320 MB would fit each child's address-space limit; the run's memory cgroup (which this machine kind,
+    # hence CI, lets root create) kills some of them.
+    assert results["attack"].status == "ok"
+    assert results["attack"].outputs["killed"] >= 4
+
+
+def test_monkeypatching_numpy_stays_in_the_worker(runs):
+    results = result(runs, "monkeypatch")
+    assert results["attack"].outputs["patched"]  # inside the worker, np.allclose(1, 2) was True
+    y = results["forward"].outputs["y"]
+    assert np.array_equal(y, np.zeros_like(EXPECTED))  # the patched forward's output came back as it was
+    assert not np.allclose(y, EXPECTED) and not np.allclose(1, 2)  # the grader's numpy is untouched
+
+
+def test_files_around_the_course_are_unreadable(runs):
+    for path in SECRET_PATHS:
+        if "fixtures" not in path.parts:  # generated by make_fixtures, maybe not yet
+            assert path.stat().st_size > 0, path  # the host can read it: the sandbox is what stops the probe
+    outputs = result(runs, "read-files")["attack"].outputs
+    for i, path in enumerate(SECRET_PATHS):
+        assert outputs[f"file{i}"].size == 0, path
+    for i, path in enumerate(SECRET_DIRS):
+        assert outputs[f"dir{i}"] <= 0, path
+    assert outputs["scratch"] == 0
+
+
+def test_another_students_scratch_dir_is_unreachable(runs):
+    results, secret = runs["other-scratch"].result()
+    outputs = results["attack"].outputs
+    assert results["attack"].status == "ok"
+    assert outputs["file0"].size == 0 and outputs["dir0"] <= 0 and outputs["dir1"] <= 0
+    assert outputs["scratch"] == 0
+
+
+def test_only_the_students_own_package_is_importable(runs):
+    outputs = result(runs, "import-reference")["attack"].outputs
+    assert outputs["found"].size == 0 and outputs["by_path"] == 0
+
+
+def test_symlinks_in_a_submission_are_not_followed(runs):
+    outputs = result(runs, "symlinks")["attack"].outputs
+    assert outputs["shadow"].size == 0 and outputs["reference"] == 0
+
+
+def test_only_tmp_is_writable_and_it_is_small(runs):
+    outputs = result(runs, "fill-disk")["attack"].outputs
+    assert 0 < outputs["tmp"] <= LIMITS.tmp and outputs["elsewhere"] == 0
+
+
+def test_no_network(runs, server):
+    outputs = result(runs, "network")["attack"].outputs
+    assert outputs["local"] == 0 and outputs["outside"] == 0
+    with pytest.raises(BlockingIOError):
+        server.accept()  # nothing ever connected
+    socket.create_connection(server.getsockname(), timeout=1).close()  # though the host can
+
+
+def test_printed_output_is_bounded(runs):
+    results, _, rss_growth_kib = runs["flood-stdout"].result()
+    assert results["attack"].status == "ok"
+    tail = results["attack"].stdout_tail
+    assert tail.endswith("x" * 100 + "END-OF-OUTPUT\n") and len(tail.encode()) <= sandbox.TAIL_BYTES
+    assert rss_growth_kib < 50 << 10  # 100 MB went through the parent without being kept
+
+
+def test_unsafe_arrays_are_rejected(runs):
+    objects = result(runs, "object-array")["attack"]
+    assert objects.status == "error" and objects.outputs is None and "dtype object" in objects.error
+    huge = result(runs, "huge-array")["attack"]
+    assert huge.status == "error" and huge.outputs is None and "larger than" in huge.error
+
+
+def test_forged_records_are_validated_by_the_parent(runs):
+    results = result(runs, "forged-records")
+    assert results["forward"].status == "ok"
+    assert results["attack"].status == "error" and "'x' rejected: dtype object" in results["attack"].error
+    assert results["after"].status == "error" and "does not match its declared shape" in results["after"].error
+
+
+def frame(meta: object, blob: bytes = b"", raw_meta: bytes | None = None) -> bytes:
+    head = json.dumps(meta).encode() if raw_meta is None else raw_meta
+    body = struct.pack("<I", len(head)) + head + blob
+    return struct.pack("<Q", len(body)) + body
+
+
+def npy_header(descr: str, shape: object) -> bytes:
+    header = f"{{'descr': {descr!r}, 'fortran_order': False, 'shape': {shape!r}, }}".encode().ljust(117) + b"\n"
+    return np.lib.format.magic(1, 0) + struct.pack("<H", len(header)) + header
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        frame({"event": ["unhashable"]}),
+        frame({"event": "probe", "name": {"un": "hashable"}, "status": "ok", "arrays": []}),
+        frame(None, raw_meta=b"[" * 30_000 + b"]" * 30_000),  # deep enough to overflow the JSON parser
+        frame([1, 2, 3]),
+        frame({"event": "probe", "name": "attack", "status": "ok", "arrays": [["x", -5]]}),
+        frame({"event": "probe", "name": "attack", "status": "ok", "arrays": [["x", 10**30]]}),
+        frame({"event": "probe", "name": "attack", "status": "ok", "arrays": "all of them"}),
+        frame({"event": "probe", "name": "attack", "status": "ok", "arrays": [["x", 128]]}, npy_header("zz9", (1,))),
+        frame({"event": "probe", "name": "attack", "status": "ok", "arrays": [["x", 128]]}, npy_header("<f8", (-1,))),
+        frame({"event": "probe", "name": "attack", "status": "ok", "arrays": [["x", 128]]}, npy_header("<f8", "no")),
+        frame({"event": "probe", "name": "attack", "status": "wonderful", "seconds": "long", "error": [1]}),
+        b"\xff" * 7,
+    ],
+)
+def test_the_parent_survives_any_results_channel(tmp_path, garbage):
+    """Student code can write anything to the results descriptor; the parent only ever rejects it."""
+    honest = frame({"event": "ready"}) + frame({"event": "import", "status": "ok"})
+    path = tmp_path / "results"
+    path.write_bytes(honest + garbage)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        frames, problem = sandbox._read_frames(fd, LIMITS.output)
+    finally:
+        os.close(fd)
+    results = sandbox._results(["attack"], frames, problem, 0, False, False, 0.1, LIMITS, "")
+    assert results["attack"].outputs is None
+    assert results["attack"].status in ("error", "crashed")
+
+
+def test_nothing_leaks_into_the_host(runs, host_before):
+    for future in runs.values():
+        future.result()
+    mountinfo, nobody = host_before
+    assert Path("/proc/self/mountinfo").read_text() == mountinfo
+    deadline = time.monotonic() + 5  # a killed namespace takes a moment to be reaped
+    while processes_of(sandbox.NOBODY) - nobody and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert processes_of(sandbox.NOBODY) - nobody == set()
+    assert leftover_cgroups() == []
+    assert glob.glob("/tmp/tinytorch-sandbox-*") == []
+
+
+def test_overhead_per_run(runs, runtime, probe_module, tmp_path, capsys):
+    for future in runs.values():  # measure on a quiet machine
+        future.result()
+    package = write_package(tmp_path, HONEST)
+    seconds = []
+    for _ in range(20):
+        start = time.monotonic()
+        results = sandbox.run_probes(package, probe_module, ["after"], {}, LIMITS, runtime=runtime)
+        seconds.append(time.monotonic() - start)
+        assert results["after"].status == "ok"
+    with capsys.disabled():
+        print(f"\nsandbox overhead over 20 runs: median {statistics.median(seconds):.3f} s, max {max(seconds):.3f} s")
+    assert statistics.median(seconds) < 1.0
+
+
+def test_misuse_is_refused(runtime, probe_module, tmp_path):
+    with pytest.raises(sandbox.SandboxError, match="cannot hide /tmp"):
+        sandbox.prepare_runtime(tmp_path / "cache")  # nobody inside could see numpy there
+    with pytest.raises(sandbox.SandboxError, match="apt-get install python3.11"):
+        sandbox.prepare_runtime(python=Path("/usr/bin/python3.11-missing"))
+    with pytest.raises(sandbox.SandboxError, match="cannot hide /usr"):
+        sandbox.run_probes(tmp_path, probe_module, ["after"], {}, LIMITS, runtime=runtime, hide=[Path("/usr")])
+    with pytest.raises(ValueError, match="distinct identifiers"):
+        sandbox.run_probes(tmp_path, probe_module, ["after", "after"], {}, LIMITS, runtime=runtime)
+
+
+def test_a_missing_package_fails_the_import(runtime, probe_module, tmp_path):
+    results = sandbox.run_probes(tmp_path, probe_module, ["after"], {}, LIMITS, runtime=runtime)
+    assert_all(results, "import-failed", "ModuleNotFoundError: No module named 'tinytorch'")
+
+
+def test_an_oversized_package_is_refused(runtime, probe_module, tmp_path):
+    package = write_package(tmp_path, HONEST)
+    with open(package / "tinytorch" / "weights.bin", "wb") as file:
+        file.truncate(sandbox.PACKAGE_MAX_BYTES + 1)  # sparse: large on paper only
+    results = sandbox.run_probes(package, probe_module, ["after"], {}, LIMITS, runtime=runtime)
+    assert_all(results, "import-failed", f"larger than {sandbox.PACKAGE_MAX_BYTES >> 20} MiB")
