@@ -28,6 +28,11 @@ def nbgrader(cell: dict) -> dict:
     return cell.get("metadata", {}).get("nbgrader", {})
 
 
+def is_hidden_check(cell: dict) -> bool:
+    """A graded placeholder cell whose points only the course's trusted grader awards."""
+    return "hidden-check" in cell.get("metadata", {}).get("tags", [])
+
+
 def graded_cells(nb: dict) -> list[dict]:
     return [c for c in nb["cells"] if nbgrader(c).get("grade")]
 
