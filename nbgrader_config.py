@@ -15,6 +15,18 @@ ROOT = Path(__file__).resolve().parent
 os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
 sys.path.insert(0, str(ROOT))  # the course tooling, even when nbgrader runs from a bare interpreter
 
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearHiddenTests,
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
+
+from autograde.preprocessors import TrustedChecks  # noqa: E402
 from tinytorch_course import settings  # noqa: E402
 
 course = settings.load()
@@ -29,3 +41,21 @@ c.Exchange.root = course.exchange_root
 
 # What students see where the reference solution was.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+
+# Grading. Sanitizing restores every read-only cell from the instructor's source (deleted ones too) and then
+# drops the hidden tests, so they never reach a student's kernel or feedback. Autograding does not run the
+# notebook at all: TrustedChecks scores each graded cell with the trusted check of its name, on the student's
+# exported code in a sandbox (autograde/), and nbgrader's SaveAutoGrades stores the scores as usual.
+c.OverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = [
+    ClearOutput,
+    DeduplicateIds,
+    OverwriteKernelspec,
+    OverwriteCells,
+    ClearHiddenTests,
+    CheckCellMetadata,
+]
+c.Autograde.autograde_preprocessors = [TrustedChecks, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.TrustedChecks.timeout = course.grading_timeout
+c.TrustedChecks.probe_timeout = course.probe_timeout
+c.TrustedChecks.memory = course.memory_mb << 20

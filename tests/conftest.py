@@ -8,7 +8,6 @@ the module would have.
 
 import contextlib
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -19,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from autograde.samples import reference_solutions, solve  # noqa: F401 -- shared with the tests
 from tinytorch_course import kit as kit_builder
-from tinytorch_course import notebooks, settings
+from tinytorch_course import settings
 
 ROOT = settings.ROOT
-_SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
 
 
 @contextlib.contextmanager
@@ -89,26 +88,3 @@ def kit(student_kit: StudentKit, tmp_path: Path):
     finally:
         shutil.rmtree(student_kit.root)
         shutil.copytree(snapshot, student_kit.root, symlinks=True)
-
-
-def reference_solutions(module: str) -> dict[str, str]:
-    """grade_id -> source of each solution cell of the instructor notebook, markers removed."""
-    nb = notebooks.read(settings.load().notebook(module))
-    return {
-        notebooks.nbgrader(cell)["grade_id"]: _SOLUTION_MARKER.sub("", notebooks.source(cell))
-        for cell in nb["cells"]
-        if notebooks.nbgrader(cell).get("solution")
-    }
-
-
-def solve(notebook: Path, module: str, edit=lambda grade_id, source: source) -> None:
-    """Complete a released notebook in place with the reference solutions (optionally edited)."""
-    import json
-
-    solutions = reference_solutions(module)
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
-    for cell in nb["cells"]:
-        grade_id = notebooks.nbgrader(cell).get("grade_id")
-        if grade_id in solutions:
-            cell["source"] = edit(grade_id, solutions[grade_id])
-    notebook.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

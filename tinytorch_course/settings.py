@@ -14,6 +14,9 @@ class Settings:
     components: dict[str, tuple[str, ...]]
     cell_timeout: int
     exchange_root: str
+    grading_timeout: float
+    probe_timeout: float
+    memory_mb: int
 
     def notebook(self, module: str) -> Path:
         """The instructor source notebook of `module`: nbs/<module>/<module>.ipynb."""
@@ -30,4 +33,7 @@ def load(path: Path = ROOT / "settings.ini") -> Settings:
         components={module: tuple(names.split()) for module, names in parser.items("components")},
         cell_timeout=parser.getint("execution", "cell_timeout"),
         exchange_root=parser.get("exchange", "root"),
+        grading_timeout=parser.getfloat("grading", "timeout"),
+        probe_timeout=parser.getfloat("grading", "probe_timeout"),
+        memory_mb=parser.getint("grading", "memory_mb"),
     )

@@ -1,0 +1,186 @@
+"""`nbgrader autograde` grades a class with the trusted checks, for real: nbgrader's own commands on a copy of
+the course, the sample class of autograde/samples plus broken and cheating submissions, the SQLite gradebook.
+"""
+
+import csv
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from autograde.samples import CLASS, apply, reference_solutions, solve, write_class
+from tinytorch_course import notebooks, settings
+
+ROOT = settings.ROOT
+MODULE = "03_layers"
+MAX = 32.0
+FAST = ["--TrustedChecks.timeout=8", "--TrustedChecks.probe_timeout=1.5"]  # mallory hangs: keep it short
+
+
+def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    return subprocess.run(["nbgrader", *args], cwd=course, env=env, capture_output=True, text=True, timeout=600)
+
+
+def submission(course: Path, student: str) -> Path:
+    path = course / "submitted" / student / MODULE / f"{MODULE}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "modules" / MODULE / f"{MODULE}.ipynb", path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """A course copy whose class has been autograded and given feedback; returns (course, autograde log)."""
+    course = tmp_path_factory.mktemp("course")
+    for name in ("nbgrader_config.py", "settings.ini", "pyproject.toml"):
+        shutil.copy(ROOT / name, course)
+    for name in ("tinytorch_course", "autograde", "nbs", "modules", "tinytorch"):
+        shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns("__pycache__"))
+    assert nbgrader(course, "generate_assignment", MODULE, "--force").returncode == 0
+
+    write_class(course / "submitted")
+    # correct code, but a test cell deleted and another one edited to pass anything: both come back
+    tidy = submission(course, "tidy")
+    solve(tidy, MODULE)
+    nb = json.loads(tidy.read_text())
+    nb["cells"] = [c for c in nb["cells"] if notebooks.nbgrader(c).get("grade_id") != "dropout-modes"]
+    for cell in nb["cells"]:
+        if notebooks.nbgrader(cell).get("grade_id") == "linear-forward-matches-numpy":
+            cell["source"] = "pass"
+    tidy.write_text(json.dumps(nb))
+    # a wrong Linear that loads the reference implementation from the course instead
+    copycat = submission(course, "copycat")
+    steal = (
+        "import importlib.util\n"
+        f"_spec = importlib.util.spec_from_file_location('ref', {str(ROOT / 'tinytorch/core/layers.py')!r})\n"
+        "_ref = importlib.util.module_from_spec(_spec)\n_spec.loader.exec_module(_ref)\nLinear = _ref.Linear\n"
+    )
+    solve(copycat, MODULE, lambda gid, src: src + "\n" + steal if gid == "sequential-implementation" else src)
+    # not a notebook any more, and a notebook of the wrong format
+    submission(course, "truncated").write_text((ROOT / "modules" / MODULE / f"{MODULE}.ipynb").read_text()[:5000])
+    old = submission(course, "oldformat")
+    old.write_text(json.dumps(json.loads(old.read_text()) | {"nbformat": 3}))
+
+    run = nbgrader(course, "autograde", MODULE, *FAST)
+    assert nbgrader(course, "generate_feedback", MODULE).returncode == 0
+    assert nbgrader(course, "export").returncode == 0
+    return course, run
+
+
+def scores(course: Path, student: str) -> dict[str, float]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        nb = gb.find_submission_notebook(MODULE, MODULE, student)
+        return {grade.name: grade.score for grade in nb.grades}
+
+
+def lost(course: Path, student: str) -> set[str]:
+    from autograde.checks import CHECKS
+
+    points = {check.name: check.points for check in CHECKS[MODULE]}
+    return {name for name, score in scores(course, student).items() if score < points[name]}
+
+
+def test_the_reference_solution_scores_full_marks_and_a_blank_release_nothing(graded):
+    course, _ = graded
+    assert sum(scores(course, "ada").values()) == MAX
+    assert sum(scores(course, "zed").values()) == 0
+
+
+def test_each_one_line_bug_loses_points_on_its_own_component_only(graded):
+    course, _ = graded
+    assert lost(course, "bob") == {
+        "dropout-modes", "dropout-training-values", "dropout-mean-preserved", "dropout-hidden-other-p",
+        "sequential-parameters",
+    }  # fmt: skip
+
+
+def test_a_hanging_snooping_submission_gets_a_verdict_and_only_what_it_earned(graded):
+    course, _ = graded
+    # Linear is right (its snooping found nothing); everything that runs Sequential.forward hangs
+    assert lost(course, "mallory") == {
+        "sequential-forward-order", "sequential-train-eval", "sequential-container", "sequential-mlp-784-256-10",
+        "sequential-hidden-deck-mlp-reference", "sequential-hidden-nested-modes",
+    }  # fmt: skip
+    feedback = _feedback_text(course, "mallory")
+    assert "did not finish within 1.5 s" in feedback
+    assert "xxxxxxxxxx" not in feedback, "the student's own output must not flood the feedback"
+
+
+def test_deleted_and_edited_test_cells_are_restored_and_graded(graded):
+    course, _ = graded
+    assert sum(scores(course, "tidy").values()) == MAX
+    autograded = json.loads((course / "autograded" / "tidy" / MODULE / f"{MODULE}.ipynb").read_text())
+    sources = {notebooks.nbgrader(c).get("grade_id"): notebooks.source(c) for c in autograded["cells"]}
+    assert "dropout-modes" in sources and sources["linear-forward-matches-numpy"].strip() != "pass"
+
+
+def test_loading_the_reference_earns_nothing(graded):
+    course, _ = graded
+    assert sum(scores(course, "copycat").values()) == 0
+    assert "FileNotFoundError" in _feedback_text(course, "copycat"), "the course root is not visible to students"
+
+
+def test_unreadable_notebooks_fail_alone_while_the_class_is_graded(graded):
+    course, run = graded
+    assert run.returncode == 1  # nbgrader's way of saying some submissions failed
+    failed = set(re.findall(r"error processing assignment '03_layers' for student '(\w+)'", run.stderr))
+    assert failed == {"truncated", "oldformat"}
+    graded_ok = {*CLASS, "tidy", "copycat"}
+    assert all((course / "autograded" / s / MODULE / f"{MODULE}.ipynb").is_file() for s in graded_ok)
+
+
+def test_feedback_shows_verdicts_and_hints_but_no_hidden_tests_or_tracebacks(graded):
+    course, _ = graded
+    hidden = _hidden_test_lines()
+    for student in ("ada", "bob", "mallory"):
+        text = _feedback_text(course, student)
+        assert "Hint:" in text or student == "ada"
+        assert "Traceback (most recent call last)" not in text
+        leaked = [line for line in hidden if line in text]
+        assert not leaked, f"{student}'s feedback shows hidden tests: {leaked[:2]}"
+    from autograde.checks import CHECKS
+
+    bob = " ".join(_feedback_text(course, "bob").split())
+    for check in CHECKS[MODULE]:
+        verdict = f"{check.title}: {'failed' if check.name in lost(course, 'bob') else 'passed'}."
+        assert " ".join(verdict.split()) in bob, verdict
+        assert (" ".join(check.hint.split()) in bob) == (check.name in lost(course, "bob")), check.name
+
+
+def test_export_writes_every_students_score(graded):
+    course, _ = graded
+    with open(course / "grades.csv", newline="") as f:
+        rows = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f) if row["assignment"] == MODULE}
+    assert rows["ada"] == MAX and rows["zed"] == 0 and rows["bob"] == sum(scores(course, "bob").values())
+
+
+def test_sample_edits_still_fit_the_reference():
+    solutions = reference_solutions(MODULE)
+    for edits in CLASS.values():
+        for grade_id in edits or {}:
+            apply(edits)(grade_id, solutions[grade_id])  # raises if an edit no longer matches
+
+
+def _feedback_text(course: Path, student: str) -> str:
+    page = (course / "feedback" / student / MODULE / f"{MODULE}.html").read_text()
+    body = re.sub(r"<style.*?</style>", "", page, flags=re.DOTALL)
+    return html.unescape(re.sub(r"<[^>]+>", "", body))
+
+
+def _hidden_test_lines() -> list[str]:
+    lines = []
+    for cell in notebooks.read(settings.load().notebook(MODULE))["cells"]:
+        text = notebooks.source(cell)
+        for block in re.findall(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", text, re.DOTALL):
+            lines += [line.strip() for line in block.splitlines() if len(line.strip()) > 30]
+    assert lines, "the module should have hidden tests to protect"
+    return lines
