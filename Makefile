@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 CHROMIUM := /usr/bin/chromium
-# The grader's sandbox runs student code under Debian's interpreter (as nobody, which cannot reach the venv's).
-SANDBOX_PYTHON := /usr/bin/python3.11
+# The grader's sandbox runs student code under Debian's interpreter of the venv's Python version (as nobody,
+# who cannot reach the venv's own interpreter).
+PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+SANDBOX_PYTHON := /usr/bin/python$(PY_VERSION)
 # nbgrader and nbdev shell out to tools of the venv (alembic, jupyter): its bin/ comes first.
 export PATH := $(BIN):$(PATH)
 # No __pycache__ folders in the source tree or the student kit.
@@ -33,11 +35,12 @@ kit: install
 	python -m tinytorch_course kit
 
 # The main job end to end on embedded defaults: export the package, run every module notebook,
-# release the student notebooks and build the student kit.
-demo: export
+# release the student notebooks, build the student kit, and grade a sample class into a SQLite gradebook.
+demo: export $(SANDBOX_PYTHON)
 	python -m tinytorch_course demo
 	python -m tinytorch_course release
 	python -m tinytorch_course kit
+	python -m autograde demo
 
 test: install $(CHROMIUM) $(SANDBOX_PYTHON)
 	ruff check .
@@ -58,8 +61,8 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 	touch $@
 
 $(SANDBOX_PYTHON):
-	apt-get install -y --no-install-recommends python3.11 || \
-		(apt-get update && apt-get install -y --no-install-recommends python3.11)
+	apt-get install -y --no-install-recommends python$(PY_VERSION) || \
+		(apt-get update && apt-get install -y --no-install-recommends python$(PY_VERSION))
 
 lint: install
 	ruff check .

@@ -5,15 +5,13 @@ the course, the sample class of autograde/samples plus broken and cheating submi
 import csv
 import html
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from autograde.classroom import copy_course, grade_table, nbgrader
 from autograde.samples import CLASS, apply, reference_solutions, solve, write_class
 from tinytorch_course import notebooks, settings
 
@@ -21,11 +19,6 @@ ROOT = settings.ROOT
 MODULE = "03_layers"
 MAX = 32.0
 FAST = ["--TrustedChecks.timeout=8", "--TrustedChecks.probe_timeout=1.5"]  # mallory hangs: keep it short
-
-
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(["nbgrader", *args], cwd=course, env=env, capture_output=True, text=True, timeout=600)
 
 
 def submission(course: Path, student: str) -> Path:
@@ -38,11 +31,7 @@ def submission(course: Path, student: str) -> Path:
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     """A course copy whose class has been autograded and given feedback; returns (course, autograde log)."""
-    course = tmp_path_factory.mktemp("course")
-    for name in ("nbgrader_config.py", "settings.ini", "pyproject.toml"):
-        shutil.copy(ROOT / name, course)
-    for name in ("tinytorch_course", "autograde", "nbs", "modules", "tinytorch"):
-        shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns("__pycache__"))
+    course = copy_course(tmp_path_factory.mktemp("graded") / "course")
     assert nbgrader(course, "generate_assignment", MODULE, "--force").returncode == 0
 
     write_class(course / "submitted")
@@ -154,6 +143,14 @@ def test_feedback_shows_verdicts_and_hints_but_no_hidden_tests_or_tracebacks(gra
         verdict = f"{check.title}: {'failed' if check.name in lost(course, 'bob') else 'passed'}."
         assert " ".join(verdict.split()) in bob, verdict
         assert (" ".join(check.hint.split()) in bob) == (check.name in lost(course, "bob")), check.name
+
+
+def test_grade_table_sums_components_from_the_gradebook(graded):
+    course, _ = graded
+    rows = {line.split()[0]: line.split()[1:] for line in grade_table(course).splitlines()[1:]}
+    assert rows["ada"] == ["10/10", "10/10", "12/12", "32/32"]
+    assert rows["bob"] == ["10/10", "2/10", "10/12", "22/32"]
+    assert rows["zed"] == ["0/10", "0/10", "0/12", "0/32"]
 
 
 def test_export_writes_every_students_score(graded):

@@ -8,12 +8,12 @@ submitted/<student>/ with that student's work, and no second fetch may overwrite
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from autograde.classroom import copy_course
 from tinytorch_course import settings
 
 ROOT = settings.ROOT
@@ -36,10 +36,7 @@ def run_nbgrader(args: list[str], cwd: Path, home: Path, check: bool = True) -> 
 
 def make_course(tmp_path: Path, exchange: Path) -> Path:
     """A copy of the course root whose settings.ini points at `exchange`, as an instructor would edit it."""
-    course = tmp_path / "course"
-    for name in ("tinytorch_course", "nbs", "modules"):
-        shutil.copytree(ROOT / name, course / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-    shutil.copy(ROOT / "nbgrader_config.py", course)
+    course = copy_course(tmp_path / "course")
     ini, count = re.subn(r"^root = .*$", f"root = {exchange}", (ROOT / "settings.ini").read_text(), flags=re.M)
     assert count == 1, "settings.ini should set the exchange root on exactly one line"
     (course / "settings.ini").write_text(ini)
