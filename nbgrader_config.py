@@ -55,7 +55,7 @@ c.Autograde.sanitize_preprocessors = [
     ClearHiddenTests,
     CheckCellMetadata,
 ]
-c.Autograde.autograde_preprocessors = [TrustedChecks, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [TrustedChecks, SaveAutoGrades, AssignLatePenalties]
 c.TrustedChecks.timeout = course.grading_timeout
 c.TrustedChecks.probe_timeout = course.probe_timeout
 c.TrustedChecks.memory = course.memory_mb << 20

@@ -216,7 +216,11 @@ def sweep(older_than: float = 3600.0) -> None:
             except OSError:
                 pass
     for stale in Path(tempfile.gettempdir()).glob("tinytorch-sandbox-*"):
-        if stale.stat().st_mtime < cutoff:
+        try:
+            old = stale.stat().st_mtime < cutoff
+        except OSError:  # a run in another worker finished and removed it meanwhile
+            continue
+        if old:
             shutil.rmtree(stale, ignore_errors=True)
 
 
