@@ -13,7 +13,8 @@ world-readable and outside everything hidden, and proven to import as nobody und
 
 How each run is isolated (`run_probes`):
 - Files. The student's `tinytorch/` (regular files only: symlinks and `__pycache__` are dropped, size capped),
-  our probe module, `worker.py` and an inputs-only .npz are copied, root-owned and read-only, into a fresh scratch
+  our probe package (the probe module's folder, imported as `probes`), `worker.py` and an inputs-only .npz are
+  copied, root-owned and read-only, into a fresh scratch
   dir under a 0700 root-only temp dir. In a new mount namespace (`unshare --mount --propagation private`, so no
   mount is ever seen by the host and all vanish with the namespace) the scratch dir is bind-mounted read-only at
   `<runtime>/box`; then empty read-only tmpfs are mounted over the course root, the grader's venv, /work, /root,
@@ -567,7 +568,10 @@ def run_probes(
         too_large = _copy_package(Path(package) / "tinytorch", box / "student" / "tinytorch")
         if too_large:
             return {name: ProbeResult(None, too_large, "import-failed", 0.0, "") for name in probes}
-        shutil.copyfile(probe_module, box / "grader" / "probes.py")
+        # the probe module with its siblings (shared helpers), as the package `probes`
+        (box / "grader" / "probes").mkdir()
+        for source in Path(probe_module).parent.glob("*.py"):
+            shutil.copyfile(source, box / "grader" / "probes" / source.name)
         shutil.copyfile(Path(__file__).with_name("worker.py"), box / "grader" / "worker.py")
         arrays = {f"{name}/{key}": np.asarray(value) for name, given in inputs.items() for key, value in given.items()}
         np.savez(box / "grader" / "inputs.npz", **arrays)
@@ -577,15 +581,16 @@ def run_probes(
             "results_fd": results_fd,
             "student": str(inside / "student"),
             "site": str(runtime.site),
-            "probe_module": str(inside / "grader" / "probes.py"),
+            "grader": str(inside / "grader"),
+            "probe_module": f"probes.{Path(probe_module).stem}",
             "inputs": str(inside / "grader" / "inputs.npz"),
             "probes": probes,
             "probe_timeout": limits.probe_timeout,
             "max_output": limits.output // 2,  # leaves room for the frames' own overhead
         }
         (box / "grader" / "config.json").write_text(json.dumps(config))
-        for path in (box / "grader").iterdir():
-            os.chmod(path, 0o644)
+        for path in (box / "grader").rglob("*"):
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
         cgroup = _Cgroup.create(limits)
         try:
             unshare = [tools["unshare"], "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]

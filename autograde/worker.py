@@ -15,7 +15,7 @@ validates every frame and judges only the arrays (which the student's code could
 Never print a traceback: probe and worker source must not reach the student-visible output.
 """
 
-import importlib.util
+import importlib
 import io
 import json
 import os
@@ -112,6 +112,7 @@ def _encode(outputs, np, max_bytes: int) -> tuple[list[list], list[bytes]]:
 def main(config: dict, channel: Channel) -> None:
     # Started with -I -S: sys.path is the standard library only. The student's package comes first, then numpy.
     sys.path[:0] = [config["student"], config["site"]]
+    sys.path.append(config["grader"])  # our probe package, after everything of the student's
     import numpy as np
 
     with np.load(config["inputs"], allow_pickle=False) as archive:
@@ -125,9 +126,7 @@ def main(config: dict, channel: Channel) -> None:
     start = _perf()
     try:
         with _Budget(config["probe_timeout"]):
-            spec = importlib.util.spec_from_file_location("tinytorch_probes", config["probe_module"])
-            probes = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(probes)
+            probes = importlib.import_module(config["probe_module"])
     except BaseException as exc:
         status = "import-failed" if _status(exc) == "error" else _status(exc)
         error = f"importing your package {_describe(exc)}" if status == "timeout" else _describe(exc)

@@ -47,8 +47,10 @@ FILES = {"01_tensor": "tensor.py", "02_activations": "activations.py", "03_layer
 
 @contextlib.contextmanager
 def imported_as_tinytorch(folder: Path | None):
-    """While the block runs, `import tinytorch` imports folder/tinytorch afresh (None: whatever is imported now)."""
-    ours = lambda name: name == "tinytorch" or name.startswith("tinytorch.")  # noqa: E731
+    """While the block runs, `import tinytorch` imports folder/tinytorch afresh, and the probes with it (None: whatever
+    is imported now)."""
+    # the probes import tinytorch, so they are swapped along with it
+    ours = lambda name: name == "tinytorch" or name.startswith(("tinytorch.", "autograde.probes."))  # noqa: E731
     saved = {name: module for name, module in sys.modules.items() if ours(name)}
     if folder is not None:
         for name in saved:
@@ -82,7 +84,7 @@ def _fixtures(module: str) -> dict:
 
 
 def run_checks(module: str, folder: Path | None = None, seed: int | None = None) -> dict[str, Verdict]:
-    """Every check of `module` on the package in folder/tinytorch, probes loaded fresh by path as the sandbox loads
+    """Every check of `module` on the package in folder/tinytorch, probes imported afresh as the sandbox imports
     them, each fed a copy of its fixture's inputs (with `seed` replacing the seeds a probe gives NumPy, if given)."""
     fixtures = _fixtures(module)
     if seed is not None:
@@ -92,9 +94,7 @@ def run_checks(module: str, folder: Path | None = None, seed: int | None = None)
     with imported_as_tinytorch(folder), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a buggy student's overflow is judged, not warned about
         try:
-            spec = importlib.util.spec_from_file_location(f"probe_{uuid.uuid4().hex}", probe_file(module))
-            probes = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(probes)
+            probes = importlib.import_module(f"autograde.probes.{probe_file(module).stem}")
         except Exception as e:  # the sandbox's "import-failed"
             results = {check.probe: (None, f"{type(e).__name__}: {e}") for check in CHECKS[module]}
         for probe in {check.probe for check in CHECKS[module]} - set(results):

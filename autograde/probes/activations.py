@@ -10,28 +10,7 @@ import numpy as np
 from tinytorch.core.activations import Module, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.tensor import Tensor
 
-Arrays = dict[str, np.ndarray]
-
-
-class ContractError(Exception):
-    """The student's API returned something of the wrong kind; the message is shown to the student."""
-
-
-def _arr(t, what: str) -> np.ndarray:
-    """A copy of the data of Tensor `t` (the result of `what`); ContractError unless it holds a numeric ndarray."""
-    if not isinstance(t, Tensor):
-        raise ContractError(f"{what} should return a Tensor, got {type(t).__name__}")
-    if not isinstance(t.data, np.ndarray) or t.data.dtype.kind not in "biuf":
-        raise ContractError(f"{what}: .data should be a NumPy array of numbers, got {type(t.data).__name__}")
-    return np.array(t.data)
-
-
-def _text(s: str) -> np.ndarray:
-    return np.frombuffer(str(s).encode()[:2000], dtype=np.uint8).copy()
-
-
-def _flag(ok: bool) -> np.ndarray:
-    return np.array(ok is True or ok is np.True_, dtype=np.int8)
+from .common import Arrays, arr, flag, text
 
 
 def _strict(out: Arrays, key: str, fn: Callable[[], Tensor], what: str) -> None:
@@ -40,10 +19,10 @@ def _strict(out: Arrays, key: str, fn: Callable[[], Tensor], what: str) -> None:
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             result = fn()
     except FloatingPointError as e:
-        out[f"err_{key}"] = _text(f"FloatingPointError ({e})")
+        out[f"err_{key}"] = text(f"FloatingPointError ({e})")
         return
-    out[f"err_{key}"] = _text("")
-    out[key] = _arr(result, what)
+    out[f"err_{key}"] = text("")
+    out[key] = arr(result, what)
 
 
 ACTIVATIONS = {
@@ -119,12 +98,12 @@ LABELS: dict[str, dict[str, str]] = {
 
 def relu_forward(inputs: Arrays) -> Arrays:
     """ReLU on a small hand-made input and a random 3-D input."""
-    return {k: _arr(ReLU()(Tensor(inputs[k])), LABELS["relu_forward"][k]) for k in ("small", "cube")}
+    return {k: arr(ReLU()(Tensor(inputs[k])), LABELS["relu_forward"][k]) for k in ("small", "cube")}
 
 
 def sigmoid_forward(inputs: Arrays) -> Arrays:
     """Sigmoid on [-20, 20] (including 0) and on a random 2-D input."""
-    return {k: _arr(Sigmoid()(Tensor(inputs[k])), LABELS["sigmoid_forward"][k]) for k in ("line", "random")}
+    return {k: arr(Sigmoid()(Tensor(inputs[k])), LABELS["sigmoid_forward"][k]) for k in ("line", "random")}
 
 
 def sigmoid_stable(inputs: Arrays) -> Arrays:
@@ -140,14 +119,14 @@ def tanh_forward(inputs: Arrays) -> Arrays:
     """Tanh for |x| up to 1000 without overflow, and on a random 3-D input."""
     out = {}
     _strict(out, "extreme", lambda: Tanh()(Tensor(inputs["extreme"])), LABELS["tanh_forward"]["extreme"])
-    out["cube"] = _arr(Tanh()(Tensor(inputs["cube"])), LABELS["tanh_forward"]["cube"])
+    out["cube"] = arr(Tanh()(Tensor(inputs["cube"])), LABELS["tanh_forward"]["cube"])
     return out
 
 
 def softmax_forward(inputs: Arrays) -> Arrays:
     """Softmax along the last axis for 2-D (also square) and 1-D inputs."""
     labels = LABELS["softmax_forward"]
-    return {k: _arr(Softmax()(Tensor(inputs[k])), labels[k]) for k in ("x0", "x1", "x2", "equal_rows")}
+    return {k: arr(Softmax()(Tensor(inputs[k])), labels[k]) for k in ("x0", "x1", "x2", "equal_rows")}
 
 
 def softmax_stable(inputs: Arrays) -> Arrays:
@@ -155,9 +134,9 @@ def softmax_stable(inputs: Arrays) -> Arrays:
     labels, out = LABELS["softmax_stable"], {}
     _strict(out, "pm1000", lambda: Softmax()(Tensor(inputs["pm1000"])), labels["pm1000"])
     x = inputs["x"]
-    out["base"] = _arr(Softmax()(Tensor(x)), labels["base"])
+    out["base"] = arr(Softmax()(Tensor(x)), labels["base"])
     for k, c in SHIFTS.items():
-        out[f"shift_{k}"] = _arr(Softmax()(Tensor(x + np.float32(c))), labels[f"shift_{k}"])
+        out[f"shift_{k}"] = arr(Softmax()(Tensor(x + np.float32(c))), labels[f"shift_{k}"])
     _strict(out, "huge64", lambda: Softmax()(Tensor(inputs["huge64"], dtype=np.float64)), labels["huge64"])
     return out
 
@@ -167,12 +146,12 @@ def softmax_dim(inputs: Arrays) -> Arrays:
     labels = LABELS["softmax_dim"]
     out = {
         "dim_default": np.array(Softmax().dim, dtype=np.int64),
-        "txt_repr_default": _text(repr(Softmax())),
-        "txt_repr_dim0": _text(repr(Softmax(dim=0))),
-        "dim0": _arr(Softmax(dim=0)(Tensor(inputs["x"])), labels["dim0"]),
+        "txt_repr_default": text(repr(Softmax())),
+        "txt_repr_dim0": text(repr(Softmax(dim=0))),
+        "dim0": arr(Softmax(dim=0)(Tensor(inputs["x"])), labels["dim0"]),
     }
     for k, d in (("1", 1), ("0", 0), ("m1", -1)):
-        out[f"cube_{k}"] = _arr(Softmax(dim=d)(Tensor(inputs["cube"])), labels[f"cube_{k}"])
+        out[f"cube_{k}"] = arr(Softmax(dim=d)(Tensor(inputs["cube"])), labels[f"cube_{k}"])
     _strict(out, "large_dim0", lambda: Softmax(dim=0)(Tensor(inputs["large"])), labels["large_dim0"])
     return out
 
@@ -189,18 +168,18 @@ def module_activations_contract(inputs: Arrays) -> Arrays:
             before = np.array(x.data)
             for act, layer in acts.items():
                 key = f"{act}_{dt}_{k}"
-                out[key] = _arr(layer(x), labels[key])
+                out[key] = arr(layer(x), labels[key])
                 unchanged = unchanged and np.array_equal(x.data, before)
-    out["ok_input_unchanged"] = _flag(unchanged)
+    out["ok_input_unchanged"] = flag(unchanged)
     for act, layer in acts.items():
-        out[f"ok_{act}_no_params"] = _flag(layer.parameters() == [])
-        out[f"ok_{act}_training"] = _flag(layer.training is True)
-        out[f"ok_{act}_module"] = _flag(isinstance(layer, Module))
+        out[f"ok_{act}_no_params"] = flag(layer.parameters() == [])
+        out[f"ok_{act}_training"] = flag(layer.training is True)
+        out[f"ok_{act}_module"] = flag(isinstance(layer, Module))
     for act in ("relu", "sigmoid", "tanh"):
-        out[f"txt_repr_{act}"] = _text(repr(acts[act]))
+        out[f"txt_repr_{act}"] = text(repr(acts[act]))
     for act, layer in acts.items():
-        out[f"ok_{act}_eval"] = _flag(layer.eval() is layer and layer.training is False)
-        out[f"eval_{act}"] = _arr(layer(Tensor(np.ones((2, 2)))), labels[f"eval_{act}"])
+        out[f"ok_{act}_eval"] = flag(layer.eval() is layer and layer.training is False)
+        out[f"eval_{act}"] = arr(layer(Tensor(np.ones((2, 2)))), labels[f"eval_{act}"])
     return out
 
 
@@ -212,15 +191,15 @@ def relu_hidden_infinities(inputs: Arrays) -> Arrays:
         x = Tensor(inputs["x"], dtype=getattr(np, dt))
         before = np.array(x.data)
         with np.errstate(invalid="ignore", over="ignore"):
-            out[dt] = _arr(ReLU()(x), labels[dt])
+            out[dt] = arr(ReLU()(x), labels[dt])
         unchanged = unchanged and np.array_equal(x.data, before)
-    return out | {"ok_input_unchanged": _flag(unchanged)}
+    return out | {"ok_input_unchanged": flag(unchanged)}
 
 
 def softmax_hidden_reference_outputs(inputs: Arrays) -> Arrays:
     """Softmax along every dim of a 3-D input, of a float64 input and of rows spanning -1000..1000."""
     labels = LABELS["softmax_hidden_reference_outputs"]
-    out = {f"dim_{k}": _arr(Softmax(dim=d)(Tensor(inputs["cube"])), labels[f"dim_{k}"]) for k, d in HIDDEN_DIMS.items()}
-    out["float64"] = _arr(Softmax()(Tensor(inputs["x64"], dtype=np.float64)), labels["float64"])
+    out = {f"dim_{k}": arr(Softmax(dim=d)(Tensor(inputs["cube"])), labels[f"dim_{k}"]) for k, d in HIDDEN_DIMS.items()}
+    out["float64"] = arr(Softmax()(Tensor(inputs["x64"], dtype=np.float64)), labels["float64"])
     _strict(out, "spread", lambda: Softmax()(Tensor(inputs["spread"])), labels["spread"])
     return out

@@ -7,51 +7,13 @@ notebook cell did, but no judge depends on the stream: random weights are return
 the expected outputs from them, and dropout masks are judged statistically.
 """
 
-from collections.abc import Callable
-
 import numpy as np
 
 from tinytorch.core.activations import ReLU
 from tinytorch.core.layers import Dropout, Layer, Linear, Sequential
 from tinytorch.core.tensor import Tensor
 
-Arrays = dict[str, np.ndarray]
-
-
-class ContractError(Exception):
-    """The student's API returned something of the wrong kind; the message is shown to the student."""
-
-
-def _arr(t, what: str) -> np.ndarray:
-    """A copy of the data of Tensor `t` (the result of `what`); ContractError unless it holds a numeric ndarray."""
-    if not isinstance(t, Tensor):
-        raise ContractError(f"{what} should be a Tensor, got {type(t).__name__}")
-    if not isinstance(t.data, np.ndarray) or t.data.dtype.kind not in "biuf":
-        raise ContractError(f"{what}: .data should be a NumPy array of numbers, got {type(t.data).__name__}")
-    return np.array(t.data)
-
-
-def _text(s: str) -> np.ndarray:
-    return np.frombuffer(str(s).encode()[:2000], dtype=np.uint8).copy()
-
-
-def _flag(ok: bool) -> np.ndarray:
-    return np.array(ok is True or ok is np.True_, dtype=np.int8)
-
-
-def _shape(a: np.ndarray) -> np.ndarray:
-    return np.array(a.shape, dtype=np.int64)
-
-
-def _raises(fn: Callable[[], object], expected: type = ValueError) -> tuple[np.ndarray, np.ndarray]:
-    """(exception type name, message) of calling fn; ("", "") when it returns normally."""
-    try:
-        fn()
-    except expected as e:
-        return _text(expected.__name__), _text(str(e))
-    except Exception as e:  # any other failure is reported by name
-        return _text(type(e).__name__), _text(str(e))
-    return _text(""), _text("")
+from .common import Arrays, arr, flag, raises, shape, text
 
 
 def _seed(inputs: Arrays) -> None:
@@ -205,25 +167,25 @@ def linear_shapes_and_dtype(inputs: Arrays) -> Arrays:
     """Linear(5, 3): parameter shapes and dtypes, zero bias, bias=False, output shapes, wrong-width errors."""
     _seed(inputs)
     layer = Linear(5, 3)
-    weight, bias = _arr(layer.weight, "self.weight"), _arr(layer.bias, "self.bias")
+    weight, bias = arr(layer.weight, "self.weight"), arr(layer.bias, "self.bias")
     out = {
-        "shape_weight": _shape(weight),
-        "txt_dtype_weight": _text(weight.dtype.name),
+        "shape_weight": shape(weight),
+        "txt_dtype_weight": text(weight.dtype.name),
         "bias": bias,
         "features": np.array([layer.in_features, layer.out_features], dtype=np.int64),
-        "ok_no_bias_none": _flag(Linear(5, 3, bias=False).bias is None),
+        "ok_no_bias_none": flag(Linear(5, 3, bias=False).bias is None),
     }
     for k in range(3):
         try:  # an error here is reported with the parameters' shapes above, not instead of them
-            y = _arr(layer(Tensor(inputs[f"x{k}"])), f"Linear(5, 3) on an input of shape {inputs[f'x{k}'].shape}")
+            y = arr(layer(Tensor(inputs[f"x{k}"])), f"Linear(5, 3) on an input of shape {inputs[f'x{k}'].shape}")
         except Exception as e:
-            out[f"err_y_{k}"] = _text(f"{type(e).__name__}: {e}")
+            out[f"err_y_{k}"] = text(f"{type(e).__name__}: {e}")
             continue
-        out[f"err_y_{k}"] = _text("")
-        out[f"shape_y_{k}"], out[f"txt_dtype_y_{k}"] = _shape(y), _text(y.dtype.name)
+        out[f"err_y_{k}"] = text("")
+        out[f"shape_y_{k}"], out[f"txt_dtype_y_{k}"] = shape(y), text(y.dtype.name)
     for k in range(3):
         bad = tuple(int(n) for n in inputs[f"bad_shape_{k}"])
-        out[f"err_bad_{k}"], out[f"raw_msg_bad_{k}"] = _raises(lambda bad=bad: layer(Tensor(np.ones(bad))))
+        out[f"err_bad_{k}"], out[f"raw_msg_bad_{k}"] = raises(lambda bad=bad: layer(Tensor(np.ones(bad))))
     return out
 
 
@@ -233,21 +195,21 @@ def linear_forward_matches_numpy(inputs: Arrays) -> Arrays:
     _seed(inputs)
     layer = Linear(4, 3)
     layer.bias.data[...] = inputs["b"]
-    out = {"raw_weight": _arr(layer.weight, "self.weight")}
+    out = {"raw_weight": arr(layer.weight, "self.weight")}
     x = inputs["x"]
     for key, xin in (("y", x), ("y_one", x[:1]), ("y_1d", x[0]), ("y_3d", inputs["x3"])):
-        out[f"raw_{key}"] = _arr(layer(Tensor(xin)), f"Linear(4, 3) on an input of shape {xin.shape}")
-    out["raw_y_int"] = _arr(layer(Tensor(inputs["x_int"], dtype=np.int64)), "Linear(4, 3) on an int64 input")
+        out[f"raw_{key}"] = arr(layer(Tensor(xin)), f"Linear(4, 3) on an input of shape {xin.shape}")
+    out["raw_y_int"] = arr(layer(Tensor(inputs["x_int"], dtype=np.int64)), "Linear(4, 3) on an int64 input")
     no_bias = Linear(4, 3, bias=False)
-    out["raw_weight_no_bias"] = _arr(no_bias.weight, "self.weight")
-    out["raw_y_no_bias"] = _arr(no_bias(Tensor(x)), "Linear(4, 3, bias=False) on a (6, 4) input")
+    out["raw_weight_no_bias"] = arr(no_bias.weight, "self.weight")
+    out["raw_y_no_bias"] = arr(no_bias(Tensor(x)), "Linear(4, 3, bias=False) on a (6, 4) input")
     np.random.seed(int(inputs["seed_wide"]))
     wide = Linear(7, 2)
     wide.bias.data[...] = inputs["b_wide"]
-    out["raw_weight_wide"] = _arr(wide.weight, "self.weight")
-    out["raw_y_wide"] = _arr(wide(Tensor(inputs["x_wide"])), "Linear(7, 2) on a (3, 7) input")
-    out["raw_weight_after"] = _arr(layer.weight, "self.weight")
-    out["raw_bias_after"] = _arr(layer.bias, "self.bias")
+    out["raw_weight_wide"] = arr(wide.weight, "self.weight")
+    out["raw_y_wide"] = arr(wide(Tensor(inputs["x_wide"])), "Linear(7, 2) on a (3, 7) input")
+    out["raw_weight_after"] = arr(layer.weight, "self.weight")
+    out["raw_bias_after"] = arr(layer.bias, "self.bias")
     return out
 
 
@@ -255,15 +217,15 @@ def linear_init_statistics(inputs: Arrays) -> Arrays:
     """Weights of fresh layers (judged statistically), their shape and dtype, and the zero bias."""
     _seed(inputs)
     layer = Linear(512, 128)
-    weight = _arr(layer.weight, "self.weight")
+    weight = arr(layer.weight, "self.weight")
     return {
-        "shape_weight": _shape(weight),
-        "txt_dtype_weight": _text(weight.dtype.name),
-        "bias": _arr(layer.bias, "self.bias"),
+        "shape_weight": shape(weight),
+        "txt_dtype_weight": text(weight.dtype.name),
+        "bias": arr(layer.bias, "self.bias"),
         "raw_weight": weight,
-        "raw_weight_narrow": _arr(Linear(64, 1000).weight, "self.weight"),
-        "raw_weight_8a": _arr(Linear(8, 8).weight, "self.weight"),
-        "raw_weight_8b": _arr(Linear(8, 8).weight, "self.weight"),
+        "raw_weight_narrow": arr(Linear(64, 1000).weight, "self.weight"),
+        "raw_weight_8a": arr(Linear(8, 8).weight, "self.weight"),
+        "raw_weight_8b": arr(Linear(8, 8).weight, "self.weight"),
     }
 
 
@@ -276,10 +238,10 @@ def linear_parameters(inputs: Arrays) -> Arrays:
     no_bias = Linear(4, 3, bias=False)
     nb = list(no_bias.parameters())
     return {
-        "ok_list": _flag(ok_list),
-        "ok_weight_bias": _flag(len(params) == 2 and params[0] is layer.weight and params[1] is layer.bias),
+        "ok_list": flag(ok_list),
+        "ok_weight_bias": flag(len(params) == 2 and params[0] is layer.weight and params[1] is layer.bias),
         "n_values": np.array(sum(int(np.size(p.data)) for p in params), dtype=np.int64),
-        "ok_no_bias": _flag(len(nb) == 1 and nb[0] is no_bias.weight),
+        "ok_no_bias": flag(len(nb) == 1 and nb[0] is no_bias.weight),
     }
 
 
@@ -287,7 +249,7 @@ def linear_hidden_reference_outputs(inputs: Arrays) -> Arrays:
     """Linear(6, 4) with the fixture's weight and non-zero bias on 2-D, 1-D and 3-D inputs."""
     labels = LABELS["linear_hidden_reference_outputs"]
     layer = _set(Linear(6, 4), inputs["weight"], inputs["bias"])
-    return {key: _arr(layer(Tensor(inputs[f"x{key[1:]}"])), labels[key]) for key in ("y", "y_1d", "y_3d")}
+    return {key: arr(layer(Tensor(inputs[f"x{key[1:]}"])), labels[key]) for key in ("y", "y_1d", "y_3d")}
 
 
 def linear_hidden_no_bias(inputs: Arrays) -> Arrays:
@@ -296,11 +258,11 @@ def linear_hidden_no_bias(inputs: Arrays) -> Arrays:
     layer = Linear(6, 4, bias=False)
     params = list(layer.parameters())
     out = {
-        "ok_bias_none": _flag(layer.bias is None),
-        "ok_params": _flag(len(params) == 1 and params[0] is layer.weight),
+        "ok_bias_none": flag(layer.bias is None),
+        "ok_params": flag(len(params) == 1 and params[0] is layer.weight),
     }
     _set(layer, inputs["weight"])
-    return out | {key: _arr(layer(Tensor(inputs[f"x{key[1:]}"])), labels[key]) for key in ("y", "y_1d")}
+    return out | {key: arr(layer(Tensor(inputs[f"x{key[1:]}"])), labels[key]) for key in ("y", "y_1d")}
 
 
 def dropout_invalid_p(inputs: Arrays) -> Arrays:
@@ -310,7 +272,7 @@ def dropout_invalid_p(inputs: Arrays) -> Arrays:
         "p_good": np.array([float(Dropout(p).p) for p in GOOD_P]),
     }
     for k, p in enumerate(BAD_P):
-        out[f"err_bad_{k}"], _ = _raises(lambda p=p: Dropout(p))
+        out[f"err_bad_{k}"], _ = raises(lambda p=p: Dropout(p))
     return out
 
 
@@ -318,15 +280,15 @@ def dropout_modes(inputs: Arrays) -> Arrays:
     """Eval mode and training=False are the identity; training=True drops even in eval mode, keeping the mode."""
     x = inputs["x"]
     drop = Dropout(0.5)
-    out = {"ok_new_training": _flag(drop.training is True)}
+    out = {"ok_new_training": flag(drop.training is True)}
     drop.eval()
-    out["eval_identity"] = _arr(drop(Tensor(x.copy())), "Dropout in eval mode")
+    out["eval_identity"] = arr(drop(Tensor(x.copy())), "Dropout in eval mode")
     drop.train()
-    out["train_false"] = _arr(drop(Tensor(x.copy()), training=False), "Dropout(x, training=False)")
+    out["train_false"] = arr(drop(Tensor(x.copy()), training=False), "Dropout(x, training=False)")
     drop.eval()
-    out["raw_override"] = _arr(drop(Tensor(x.copy()), training=True), "Dropout(x, training=True)")
-    out["ok_mode_kept"] = _flag(drop.training is False)
-    out["eval_again"] = _arr(drop(Tensor(x.copy())), "Dropout in eval mode")
+    out["raw_override"] = arr(drop(Tensor(x.copy()), training=True), "Dropout(x, training=True)")
+    out["ok_mode_kept"] = flag(drop.training is False)
+    out["eval_again"] = arr(drop(Tensor(x.copy())), "Dropout in eval mode")
     return out
 
 
@@ -335,10 +297,10 @@ def dropout_edge_p(inputs: Arrays) -> Arrays:
     x, labels = inputs["x"], LABELS["dropout_edge_p"]
     with np.errstate(all="ignore"):
         return {
-            "p0": _arr(Dropout(0.0)(Tensor(x.copy())), labels["p0"]),
-            "p0_forced": _arr(Dropout(0)(Tensor(x.copy()), training=True), labels["p0_forced"]),
-            "p1": _arr(Dropout(1.0)(Tensor(x.copy())), labels["p1"]),
-            "p1_int": _arr(Dropout(1)(Tensor(x.copy())), labels["p1_int"]),
+            "p0": arr(Dropout(0.0)(Tensor(x.copy())), labels["p0"]),
+            "p0_forced": arr(Dropout(0)(Tensor(x.copy()), training=True), labels["p0_forced"]),
+            "p1": arr(Dropout(1.0)(Tensor(x.copy())), labels["p1"]),
+            "p1_int": arr(Dropout(1)(Tensor(x.copy())), labels["p1_int"]),
         }
 
 
@@ -349,14 +311,14 @@ def dropout_training_values(inputs: Arrays) -> Arrays:
     for k, p in enumerate(inputs["p"]):
         xk = x.reshape(tuple(inputs["shape_3d"])) if k == 3 else x
         for call in ("a", "b") if k < 2 else ("a",):
-            out[f"raw_y{k}{call}"] = _arr(Dropout(float(p))(Tensor(xk.copy())), f"Dropout({float(p)})")
+            out[f"raw_y{k}{call}"] = arr(Dropout(float(p))(Tensor(xk.copy())), f"Dropout({float(p)})")
     return out
 
 
 def dropout_mean_preserved(inputs: Arrays) -> Arrays:
     """Dropout(p) on 50,000 copies of a 4-vector, for each p; the judge checks every column's mean."""
     x = np.tile(inputs["values"], (int(inputs["trials"]), 1))
-    return {f"raw_y{k}": _arr(Dropout(float(p))(Tensor(x.copy())), f"Dropout({p})") for k, p in enumerate(inputs["p"])}
+    return {f"raw_y{k}": arr(Dropout(float(p))(Tensor(x.copy())), f"Dropout({p})") for k, p in enumerate(inputs["p"])}
 
 
 def dropout_hidden_other_p(inputs: Arrays) -> Arrays:
@@ -364,7 +326,7 @@ def dropout_hidden_other_p(inputs: Arrays) -> Arrays:
     x, out = inputs["x"], {}
     for k, p in enumerate(inputs["p"]):
         prob = np.float32(p) if k == 1 else float(p)
-        out[f"raw_y{k}"] = _arr(Dropout(prob)(Tensor(x.copy())), f"Dropout({p})")
+        out[f"raw_y{k}"] = arr(Dropout(prob)(Tensor(x.copy())), f"Dropout({p})")
     return out
 
 
@@ -372,10 +334,10 @@ def sequential_forward_order(inputs: Arrays) -> Arrays:
     """Layers apply first to last; a Linear-ReLU-Linear network (weights returned, judged against NumPy)."""
     x = inputs["x_small"]
     out = {
-        "add_then_double": _arr(Sequential(_AddOne(), _Double())(Tensor(x)), "Sequential(AddOne(), Double())(x)"),
-        "double_then_add": _arr(Sequential(_Double(), _AddOne())(Tensor(x)), "Sequential(Double(), AddOne())(x)"),
-        "empty": _arr(Sequential()(Tensor(x)), "Sequential()(x)"),
-        "four": _arr(Sequential(_AddOne(), _Double(), _AddOne(), _Double())(Tensor(x)), "Sequential(...)(x)"),
+        "add_then_double": arr(Sequential(_AddOne(), _Double())(Tensor(x)), "Sequential(AddOne(), Double())(x)"),
+        "double_then_add": arr(Sequential(_Double(), _AddOne())(Tensor(x)), "Sequential(Double(), AddOne())(x)"),
+        "empty": arr(Sequential()(Tensor(x)), "Sequential()(x)"),
+        "four": arr(Sequential(_AddOne(), _Double(), _AddOne(), _Double())(Tensor(x)), "Sequential(...)(x)"),
     }
     _seed(inputs)
     first, second = Linear(3, 5), Linear(5, 2)
@@ -383,8 +345,8 @@ def sequential_forward_order(inputs: Arrays) -> Arrays:
     second.bias.data[...] = inputs["b2"]
     model = Sequential(first, ReLU(), second)
     for key, t in (("w1", first.weight), ("b1", first.bias), ("w2", second.weight), ("b2", second.bias)):
-        out[f"raw_{key}"] = _arr(t, "a Linear parameter")
-    out["raw_y"] = _arr(model(Tensor(inputs["x"])), "Sequential(Linear(3, 5), ReLU(), Linear(5, 2))")
+        out[f"raw_{key}"] = arr(t, "a Linear parameter")
+    out["raw_y"] = arr(model(Tensor(inputs["x"])), "Sequential(Linear(3, 5), ReLU(), Linear(5, 2))")
     return out
 
 
@@ -392,7 +354,7 @@ def sequential_parameters(inputs: Arrays) -> Arrays:
     """parameters() in layer order, each Tensor once (shared layers, nested Sequentials), [] without weights."""
     first, second = Linear(3, 4), Linear(4, 2)
     params = Sequential(first, ReLU(), second).parameters()
-    out = {"ok_list": _flag(isinstance(params, list))}
+    out = {"ok_list": flag(isinstance(params, list))}
     out["order"] = _positions(params, [first.weight, first.bias, second.weight, second.bias])
     shared = Linear(4, 4)
     out["tied"] = _positions(Sequential(shared, ReLU(), shared).parameters(), [shared.weight, shared.bias])
@@ -417,23 +379,23 @@ def sequential_train_eval(inputs: Arrays) -> Arrays:
     inner = Sequential(inner_linear, inner_drop)
     model = Sequential(first, relu, inner, last_drop)
     everything = [model, first, relu, inner, inner_linear, inner_drop, last_drop]
-    out = {"ok_eval_returns_self": _flag(model.eval() is model), "after_eval": _modes(everything)}
-    out["ok_train_returns_self"] = _flag(model.train() is model)
+    out = {"ok_eval_returns_self": flag(model.eval() is model), "after_eval": _modes(everything)}
+    out["ok_train_returns_self"] = flag(model.train() is model)
     out["after_train"] = _modes(everything)
     model.train(False)
     out["after_train_false"] = _modes(everything)
     x = Tensor(inputs["x"])
     model.eval()
-    out["raw_eval_a"], out["raw_eval_b"] = (_arr(model(x), "the model in eval mode") for _ in range(2))
+    out["raw_eval_a"], out["raw_eval_b"] = (arr(model(x), "the model in eval mode") for _ in range(2))
     model.train()
-    out["raw_train_a"], out["raw_train_b"] = (_arr(model(x), "the model in training mode") for _ in range(2))
+    out["raw_train_a"], out["raw_train_b"] = (arr(model(x), "the model in training mode") for _ in range(2))
     innermost = Dropout(0.9)
     level2 = Sequential(innermost)
     level1 = Sequential(level2, ReLU())
     deep = Sequential(level1)
     deep.eval()
     out["deep_after_eval"] = _modes([deep, level1, level2, innermost])
-    out["deep_eval_output"] = _arr(deep(Tensor(inputs["x_positive"])), "the three-level model in eval mode")
+    out["deep_eval_output"] = arr(deep(Tensor(inputs["x_positive"])), "the three-level model in eval mode")
     deep.train()
     out["deep_after_train"] = _modes([deep, level1, level2, innermost])
     return out
@@ -447,11 +409,11 @@ def sequential_container(inputs: Arrays) -> Arrays:
     x = Tensor(inputs["x"])
     return {
         "length": np.array(len(model), dtype=np.int64),
-        "ok_index": _flag(model[0] is a and model[1] is b and model[-1] is c),
-        "ok_iter": _flag([id(layer) for layer in model] == [id(a), id(b), id(c)]),
-        "ok_slice": _flag(isinstance(head, Sequential) and len(head) == 2 and head[0] is a and head[1] is b),
-        "raw_head_then_c": _arr(c(head(x)), "c(model[:2](x))"),
-        "raw_model": _arr(model(x), "model(x)"),
+        "ok_index": flag(model[0] is a and model[1] is b and model[-1] is c),
+        "ok_iter": flag([id(layer) for layer in model] == [id(a), id(b), id(c)]),
+        "ok_slice": flag(isinstance(head, Sequential) and len(head) == 2 and head[0] is a and head[1] is b),
+        "raw_head_then_c": arr(c(head(x)), "c(model[:2](x))"),
+        "raw_model": arr(model(x), "model(x)"),
     }
 
 
@@ -468,17 +430,17 @@ def sequential_mlp_784_256_10(inputs: Arrays) -> Arrays:
     params = list(model.parameters())
     out = {"n_params": np.array(len(params), dtype=np.int64)}
     if len(params) == 4:
-        out |= {f"shape_p{k}": _shape(_arr(p, f"parameter {k}")) for k, p in enumerate(params)}
+        out |= {f"shape_p{k}": shape(arr(p, f"parameter {k}")) for k, p in enumerate(params)}
     out["n_values"] = np.array(sum(int(np.size(p.data)) for p in params), dtype=np.int64)
     x = Tensor(inputs["pixels"].astype(np.float32) / np.float32(255))
     model.eval()
-    y = _arr(model(x), "the model's output in eval mode")
-    out |= {"shape_y": _shape(y), "txt_dtype_y": _text(y.dtype.name), "raw_y1": y}
-    out["raw_y2"] = _arr(model(x), "the model's output in eval mode")
+    y = arr(model(x), "the model's output in eval mode")
+    out |= {"shape_y": shape(y), "txt_dtype_y": text(y.dtype.name), "raw_y1": y}
+    out["raw_y2"] = arr(model(x), "the model's output in eval mode")
     for key, t in (("w1", first.weight), ("b1", first.bias), ("w2", second.weight), ("b2", second.bias)):
-        out[f"raw_{key}"] = _arr(t, "a Linear parameter")
+        out[f"raw_{key}"] = arr(t, "a Linear parameter")
     model.train()
-    out["raw_t1"], out["raw_t2"] = (_arr(model(x), "the model's output in training mode") for _ in range(2))
+    out["raw_t1"], out["raw_t2"] = (arr(model(x), "the model's output in training mode") for _ in range(2))
     return out
 
 
@@ -489,7 +451,7 @@ def sequential_hidden_deck_mlp_reference(inputs: Arrays) -> Arrays:
     _set(second, inputs["w2_codes"].astype(np.float32) * inputs["w2_scale"], inputs["b2"])
     model.eval()
     x = Tensor(inputs["pixels"].astype(np.float32) / np.float32(255))
-    return {"y": _arr(model(x), "the MLP's output"), "y_again": _arr(model(x), "the MLP's output")}
+    return {"y": arr(model(x), "the MLP's output"), "y_again": arr(model(x), "the MLP's output")}
 
 
 def sequential_hidden_nested_modes(inputs: Arrays) -> Arrays:
@@ -501,13 +463,13 @@ def sequential_hidden_nested_modes(inputs: Arrays) -> Arrays:
     middle = Sequential(block, relu)
     model = Sequential(middle, eval_drop, empty)
     modules = [model, middle, block, linear, block_drop, relu, eval_drop, empty]
-    out = {"ok_train_returns_self": _flag(model.train() is model), "after_train": _modes(modules)}
+    out = {"ok_train_returns_self": flag(model.train() is model), "after_train": _modes(modules)}
     x = Tensor(inputs["x"])
-    out["raw_train_a"], out["raw_train_b"] = (_arr(model(x), "the model in training mode") for _ in range(2))
+    out["raw_train_a"], out["raw_train_b"] = (arr(model(x), "the model in training mode") for _ in range(2))
     model.train(False)
     out["after_train_false"] = _modes(modules)
-    out["raw_eval"] = _arr(model(x), "the model in eval mode")
-    out["raw_by_hand"] = _arr(relu(linear(x)), "ReLU()(linear(x))")
+    out["raw_eval"] = arr(model(x), "the model in eval mode")
+    out["raw_by_hand"] = arr(relu(linear(x)), "ReLU()(linear(x))")
     block.train()
     out["after_block_train"] = _modes(modules)
     return out

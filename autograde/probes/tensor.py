@@ -7,46 +7,12 @@ outputs; any other key is compared with the reference's output. LABELS names eac
 """
 
 import operator
-from collections.abc import Callable
 
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
 
-Arrays = dict[str, np.ndarray]
-
-
-class ContractError(Exception):
-    """The student's API returned something of the wrong kind; the message is shown to the student."""
-
-
-def _arr(t, what: str) -> np.ndarray:
-    """A copy of the data of Tensor `t` (the result of `what`); ContractError unless it holds a numeric ndarray."""
-    if not isinstance(t, Tensor):
-        raise ContractError(f"{what} should return a Tensor, got {type(t).__name__}")
-    if not isinstance(t.data, np.ndarray) or t.data.dtype.kind not in "biuf":
-        raise ContractError(f"{what}: .data should be a NumPy array of numbers, got {type(t.data).__name__}")
-    return np.array(t.data)
-
-
-def _text(s: str) -> np.ndarray:
-    return np.frombuffer(str(s).encode()[:2000], dtype=np.uint8).copy()
-
-
-def _flag(ok: bool) -> np.ndarray:
-    return np.array(ok is True or ok is np.True_, dtype=np.int8)
-
-
-def _raises(fn: Callable[[], object], expected: type = ValueError) -> tuple[np.ndarray, np.ndarray]:
-    """(exception type name, message) of calling fn; ("", "") when it returns normally."""
-    try:
-        fn()
-    except expected as e:
-        return _text(expected.__name__), _text(str(e))
-    except Exception as e:  # any other failure is reported by name
-        return _text(type(e).__name__), _text(str(e))
-    return _text(""), _text("")
-
+from .common import Arrays, arr, flag, raises, text
 
 OPS = {
     "add": ("+", operator.add),
@@ -223,23 +189,23 @@ def tensor_creation_dtype(inputs: Arrays) -> Arrays:
     """Tensor(...) from lists, Python scalars, arrays and Tensors, with and without an explicit dtype."""
     i = inputs
     labels = LABELS["tensor_creation_dtype"]
-    out = {key: _arr(Tensor(make(i)), label) for key, (label, make) in CREATION.items()}
+    out = {key: arr(Tensor(make(i)), label) for key, (label, make) in CREATION.items()}
     for dtype in (np.float64, np.int64, np.float16):
         key = f"dtype_{np.dtype(dtype).name}"
-        out[key] = _arr(Tensor(i["ints"].tolist(), dtype=dtype), labels[key])
-    out["float64_kept"] = _arr(Tensor(i["float64_digits"], dtype=np.float64), labels["float64_kept"])
-    out["int8_as_int32"] = _arr(Tensor(i["int8_array"], dtype=np.int32), labels["int8_as_int32"])
+        out[key] = arr(Tensor(i["ints"].tolist(), dtype=dtype), labels[key])
+    out["float64_kept"] = arr(Tensor(i["float64_digits"], dtype=np.float64), labels["float64_kept"])
+    out["int8_as_int32"] = arr(Tensor(i["int8_array"], dtype=np.int32), labels["int8_as_int32"])
     source = Tensor(i["nested"][:2].tolist())
-    out["from_tensor"] = _arr(Tensor(source), labels["from_tensor"])
-    out["from_tensor_float64"] = _arr(Tensor(source, dtype=np.float64), labels["from_tensor_float64"])
-    out["from_int64_tensor"] = _arr(Tensor(Tensor(i["ints"], dtype=np.int64)), labels["from_int64_tensor"])
+    out["from_tensor"] = arr(Tensor(source), labels["from_tensor"])
+    out["from_tensor_float64"] = arr(Tensor(source, dtype=np.float64), labels["from_tensor_float64"])
+    out["from_int64_tensor"] = arr(Tensor(Tensor(i["ints"], dtype=np.int64)), labels["from_int64_tensor"])
     return out
 
 
 def _props(t: Tensor, when: str) -> Arrays:
     return {
         f"shape_{when}": np.array(tuple(t.shape), dtype=np.int64),
-        f"txt_dtype_{when}": _text(np.dtype(t.dtype).name),
+        f"txt_dtype_{when}": text(np.dtype(t.dtype).name),
         f"size_{when}": np.array(int(t.size), dtype=np.int64),
         f"ndim_{when}": np.array(int(t.ndim), dtype=np.int64),
     }
@@ -250,7 +216,7 @@ def tensor_properties_live(inputs: Arrays) -> Arrays:
     t = Tensor(inputs["zeros"].copy())
     out = _props(t, "before")
     t.data = inputs["ones"].copy()
-    return out | _props(t, "after") | {"ok_numpy_is_data": _flag(t.numpy() is t.data)}
+    return out | _props(t, "after") | {"ok_numpy_is_data": flag(t.numpy() is t.data)}
 
 
 def tensor_arithmetic(inputs: Arrays) -> Arrays:
@@ -258,18 +224,18 @@ def tensor_arithmetic(inputs: Arrays) -> Arrays:
     labels = LABELS["tensor_arithmetic"]
     a, b, row, col = (inputs[k].copy() for k in ("a", "b", "row", "col"))
     ta, tb = Tensor(a.copy()), Tensor(b.copy())
-    out = {f"{op}_ab": _arr(fn(ta, tb), labels[f"{op}_ab"]) for op, (_, fn) in OPS.items()}
+    out = {f"{op}_ab": arr(fn(ta, tb), labels[f"{op}_ab"]) for op, (_, fn) in OPS.items()}
     out |= {"a_after": np.array(ta.data), "b_after": np.array(tb.data)}
     for side, other in (("row", row), ("col", col)):
         for op, (_, fn) in OPS.items():
             for kind, right in (("tensor", Tensor(other)), ("ndarray", other)):
                 key = f"{op}_{side}_{kind}"
-                out[key] = _arr(fn(ta, right), labels[key])
-    out["col_plus_row"] = _arr(Tensor(col) + Tensor(row.reshape(1, 4)), labels["col_plus_row"])
+                out[key] = arr(fn(ta, right), labels[key])
+    out["col_plus_row"] = arr(Tensor(col) + Tensor(row.reshape(1, 4)), labels["col_plus_row"])
     for k in range(len(HIDDEN_BROADCAST)):
         for op, (_, fn) in OPS.items():
             key = f"{op}_h{k}"
-            out[key] = _arr(fn(Tensor(inputs[f"hx{k}"]), Tensor(inputs[f"hy{k}"])), labels[key])
+            out[key] = arr(fn(Tensor(inputs[f"hx{k}"]), Tensor(inputs[f"hy{k}"])), labels[key])
     return out
 
 
@@ -278,7 +244,7 @@ def tensor_arithmetic_scalars_dtype(inputs: Arrays) -> Arrays:
     labels = LABELS["tensor_arithmetic_scalars_dtype"]
     x, v = inputs["x"].copy(), inputs["v"].copy()
     t = Tensor(x.copy())
-    out = {key: _arr(fn(t, v, x), labels[key]) for key, (_, fn) in SCALAR_CASES.items()}
+    out = {key: arr(fn(t, v, x), labels[key]) for key, (_, fn) in SCALAR_CASES.items()}
     return out | {"x_after": np.array(t.data)}
 
 
@@ -287,12 +253,12 @@ def tensor_matmul(inputs: Arrays) -> Arrays:
     labels = LABELS["tensor_matmul"]
     out = {}
     for k in range(len(MATMUL_SHAPES)):
-        out[f"mm_{k}"] = _arr(Tensor(inputs[f"a{k}"]) @ Tensor(inputs[f"b{k}"]), labels[f"mm_{k}"])
+        out[f"mm_{k}"] = arr(Tensor(inputs[f"a{k}"]) @ Tensor(inputs[f"b{k}"]), labels[f"mm_{k}"])
     a, b = inputs["a"], inputs["b"]
-    out["matmul_ndarray"] = _arr(Tensor(a).matmul(b), labels["matmul_ndarray"])
-    out["at_ndarray"] = _arr(Tensor(a) @ b, labels["at_ndarray"])
-    out["ndarray_at"] = _arr(a @ Tensor(b), labels["ndarray_at"])
-    out["at_list"] = _arr(Tensor(a) @ b.tolist(), labels["at_list"])
+    out["matmul_ndarray"] = arr(Tensor(a).matmul(b), labels["matmul_ndarray"])
+    out["at_ndarray"] = arr(Tensor(a) @ b, labels["at_ndarray"])
+    out["ndarray_at"] = arr(a @ Tensor(b), labels["ndarray_at"])
+    out["at_list"] = arr(Tensor(a) @ b.tolist(), labels["at_list"])
     return out
 
 
@@ -300,7 +266,7 @@ def tensor_matmul_shape_error(inputs: Arrays) -> Arrays:
     """Mismatched shapes raise ValueError with the documented message."""
     out = {}
     for k, (sa, sb) in enumerate(MATMUL_BAD):
-        out[f"err_{k}"], out[f"msg_{k}"] = _raises(lambda sa=sa, sb=sb: Tensor(np.zeros(sa)) @ Tensor(np.zeros(sb)))
+        out[f"err_{k}"], out[f"msg_{k}"] = raises(lambda sa=sa, sb=sb: Tensor(np.zeros(sa)) @ Tensor(np.zeros(sb)))
     return out
 
 
@@ -313,9 +279,9 @@ def tensor_reductions(inputs: Arrays) -> Arrays:
         for ax, axis in AXES.items():
             for keep in (False, True):
                 key = f"{name}_{ax}{'_keep' if keep else ''}"
-                out[key] = _arr(getattr(t, name)(axis=axis, keepdims=keep), labels[key])
-    out["mean_positional"] = _arr(t.mean(1), labels["mean_positional"])
-    out["mean_small"] = _arr(Tensor(inputs["small"].tolist()).mean(), labels["mean_small"])
+                out[key] = arr(getattr(t, name)(axis=axis, keepdims=keep), labels[key])
+    out["mean_positional"] = arr(t.mean(1), labels["mean_positional"])
+    out["mean_small"] = arr(Tensor(inputs["small"].tolist()).mean(), labels["mean_small"])
     return out
 
 
@@ -324,17 +290,17 @@ def tensor_reshape_transpose(inputs: Arrays) -> Arrays:
     labels = LABELS["tensor_reshape_transpose"]
     x = inputs["x"].copy()
     t = Tensor(x)
-    out = {f"reshape_{k}": _arr(t.reshape(*args), labels[f"reshape_{k}"]) for k, (args, _) in enumerate(RESHAPES)}
+    out = {f"reshape_{k}": arr(t.reshape(*args), labels[f"reshape_{k}"]) for k, (args, _) in enumerate(RESHAPES)}
     out["shape_t_after"] = np.array(tuple(t.shape), dtype=np.int64)
     for k, (args, _) in enumerate(BAD_RESHAPES):
-        out[f"err_bad_{k}"], out[f"msg_bad_{k}"] = _raises(lambda args=args: Tensor(np.zeros(6)).reshape(*args))
+        out[f"err_bad_{k}"], out[f"msg_bad_{k}"] = raises(lambda args=args: Tensor(np.zeros(6)).reshape(*args))
     m, batch = x[:6].reshape(2, 3), x.reshape(2, 3, 4)
-    out["transpose_m"] = _arr(Tensor(m).transpose(), labels["transpose_m"])
-    out["t_m"] = _arr(Tensor(m).T, labels["t_m"])
-    out["t_batch"] = _arr(Tensor(batch).T, labels["t_batch"])
-    out["transpose_0_2"] = _arr(Tensor(batch).transpose(0, 2), labels["transpose_0_2"])
-    out["t_vector"] = _arr(Tensor(x[:3]).T, labels["t_vector"])
-    out["reshape_then_transpose"] = _arr(Tensor(x[:6]).reshape(2, 3).transpose(1, 0), labels["reshape_then_transpose"])
+    out["transpose_m"] = arr(Tensor(m).transpose(), labels["transpose_m"])
+    out["t_m"] = arr(Tensor(m).T, labels["t_m"])
+    out["t_batch"] = arr(Tensor(batch).T, labels["t_batch"])
+    out["transpose_0_2"] = arr(Tensor(batch).transpose(0, 2), labels["transpose_0_2"])
+    out["t_vector"] = arr(Tensor(x[:3]).T, labels["t_vector"])
+    out["reshape_then_transpose"] = arr(Tensor(x[:6]).reshape(2, 3).transpose(1, 0), labels["reshape_then_transpose"])
     return out
 
 
@@ -350,7 +316,7 @@ def tensor_hidden_composite(inputs: Arrays) -> Arrays:
         "chain5": lambda: (-(a @ b) + 0.5).transpose().sum(),
         "chain6": lambda: Tensor(d, dtype=np.float64) * a.sum(axis=1, keepdims=True),
     }
-    return {key: _arr(fn(), labels[key]) for key, fn in cases.items()}
+    return {key: arr(fn(), labels[key]) for key, fn in cases.items()}
 
 
 def tensor_hidden_inputs_unchanged(inputs: Arrays) -> Arrays:
@@ -361,5 +327,5 @@ def tensor_hidden_inputs_unchanged(inputs: Arrays) -> Arrays:
         ta, tb = Tensor(a.copy()), Tensor(b.copy())
         result = fn(ta, tb)
         same = np.array_equal(ta.data, a) and np.array_equal(tb.data, b)
-        out[f"ok_{key}"] = _flag(same and isinstance(result, Tensor) and result is not ta and result is not tb)
+        out[f"ok_{key}"] = flag(same and isinstance(result, Tensor) and result is not ta and result is not tb)
     return out
