@@ -525,6 +525,41 @@ def verdict(stat: Stat, bound: float, at_most: bool) -> str:
     return word if clear else f"{word} (IQR straddles target)"
 
 
+def target_rows(
+    visits,
+    kind: str,
+    ratios: dict[int, Stat],
+    baseline: tuple[str, str],
+    targets: dict[int, float],
+    name: str,
+    ratio_name: str,
+    summary: list[str],
+) -> list[list[str]]:
+    """Table rows of one targeted comparison (a row per batch in `ratios`), and a summary line per target.
+
+    Linear targets bound tinytorch's time relative to NumPy from above ("<="); MLP targets bound its speed-up over
+    PyTorch from below (">=").
+    """
+    rows = []
+    for batch, ratio in ratios.items():
+        case, bound = f"{kind}/{batch}", targets.get(batch)
+        at_most = kind == "linear"
+        target = (f"<= {bound:.2f}" if at_most else f">= {bound:.1f}") if bound else "-"
+        rows.append(
+            [
+                str(batch),
+                Stat.of(times(visits, case, "numpy", "tinytorch")).us(),
+                Stat.of(times(visits, case, *baseline)).us(),
+                ratio.ratio(),
+                target,
+                verdict(ratio, bound, at_most=at_most) if bound else "-",
+            ]
+        )
+        if bound:
+            summary.append(f"{name} batch {batch:>3}: {ratio_name} {ratio.ratio()}, target {target}: {rows[-1][-1]}")
+    return rows
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
 
@@ -881,49 +916,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
 
     heading("1. Linear(784, 256) forward vs raw NumPy `x @ W + b` (same float32 arrays)")
-    rows = []
-    for batch in LINEAR_BATCHES:
-        case = f"linear/{batch}"
-        ratio = Stat.of(paired_ratios(visits, case))
-        bound = LINEAR_TARGETS.get(batch)
-        rows.append(
-            [
-                str(batch),
-                Stat.of(times(visits, case, "numpy", "tinytorch")).us(),
-                Stat.of(times(visits, case, "numpy", "numpy")).us(),
-                ratio.ratio(),
-                f"<= {bound:.2f}" if bound else "-",
-                verdict(ratio, bound, at_most=True) if bound else "-",
-            ]
-        )
-        if bound:
-            summary.append(
-                f"Linear batch {batch:>3}: tinytorch/NumPy {ratio.ratio()}, target <= {bound:.2f}: {rows[-1][-1]}"
-            )
+    ratios = {b: Stat.of(paired_ratios(visits, f"linear/{b}")) for b in LINEAR_BATCHES}
+    rows = target_rows(
+        visits, "linear", ratios, ("numpy", "numpy"), LINEAR_TARGETS, "Linear", "tinytorch/NumPy", summary
+    )
     headers = ["batch", "tinytorch µs", "NumPy µs", "tinytorch / NumPy [IQR]", "target", "verdict"]
     print(markdown_table(headers, rows))
 
     heading("2. MLP 784-256-10 (Linear, ReLU, Dropout, Linear), eval mode, vs PyTorch CPU")
     if has_torch:
-        rows = []
-        for batch in SWEEP_BATCHES:
-            case = f"mlp/{batch}"
-            speedup = Stat.of(round_ratios(visits, case))
-            bound = MLP_TARGETS.get(batch)
-            rows.append(
-                [
-                    str(batch),
-                    Stat.of(times(visits, case, "numpy", "tinytorch")).us(),
-                    Stat.of(times(visits, case, "torch", "torch")).us(),
-                    speedup.ratio(),
-                    f">= {bound:.1f}" if bound else "-",
-                    verdict(speedup, bound, at_most=False) if bound else "-",
-                ]
-            )
-            if bound:
-                summary.append(
-                    f"MLP batch {batch:>3}: PyTorch/tinytorch {speedup.ratio()}, target >= {bound:.1f}: {rows[-1][-1]}"
-                )
+        ratios = {b: Stat.of(round_ratios(visits, f"mlp/{b}")) for b in SWEEP_BATCHES}
+        rows = target_rows(visits, "mlp", ratios, ("torch", "torch"), MLP_TARGETS, "MLP", "PyTorch/tinytorch", summary)
         headers = ["batch", "tinytorch µs", "PyTorch µs", "PyTorch / tinytorch [IQR]", "target", "verdict"]
         print(markdown_table(headers, rows))
     else:
