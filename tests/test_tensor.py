@@ -366,33 +366,20 @@ def _reduced_count(array, axis):
     return int(np.prod([array.shape[a] for a in axis]))
 
 
+# mean is a sum followed by one division by n: one more rounding step
+@pytest.mark.parametrize(("reduction", "extra_roundings"), [("sum", 0), ("mean", 1)])
 @FAST
 @given(case=array_axis_keepdims())
-def test_sum_matches_numpy(case):
+def test_reductions_match_numpy(reduction, extra_roundings, case):
     array, axis, keepdims = case
     a64 = array.astype(np.float64)
-    expected = a64.sum(axis=axis, keepdims=keepdims)
-    result = Tensor(array).sum(axis=axis, keepdims=keepdims)
+    expected = getattr(a64, reduction)(axis=axis, keepdims=keepdims)
+    result = getattr(Tensor(array), reduction)(axis=axis, keepdims=keepdims)
     assert isinstance(result, Tensor)
     assert result.dtype == np.float32
     assert result.shape == expected.shape
-    abs_sum = np.abs(a64).sum(axis=axis, keepdims=keepdims)
-    assert_sum_close(result.data, expected, abs_sum, n_terms=_reduced_count(array, axis))
-
-
-@FAST
-@given(case=array_axis_keepdims())
-def test_mean_matches_numpy(case):
-    array, axis, keepdims = case
-    a64 = array.astype(np.float64)
-    expected = a64.mean(axis=axis, keepdims=keepdims)
-    result = Tensor(array).mean(axis=axis, keepdims=keepdims)
-    assert isinstance(result, Tensor)
-    assert result.dtype == np.float32
-    assert result.shape == expected.shape
-    n = _reduced_count(array, axis)
-    abs_mean = np.abs(a64).mean(axis=axis, keepdims=keepdims)
-    assert_sum_close(result.data, expected, abs_mean, n_terms=n + 1)  # +1: the division by n
+    abs_reduced = getattr(np.abs(a64), reduction)(axis=axis, keepdims=keepdims)
+    assert_sum_close(result.data, expected, abs_reduced, n_terms=_reduced_count(array, axis) + extra_roundings)
 
 
 def test_sum_and_mean_small_example_with_keepdims():
