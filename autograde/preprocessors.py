@@ -12,6 +12,7 @@ Module N is graded with the reference implementation of the modules before it, s
 not punished again in module 03; the code under test is the student's own.
 """
 
+import functools
 import json
 import re
 import shutil
@@ -27,8 +28,11 @@ from tinytorch_course import notebooks, settings
 
 REFERENCE = settings.ROOT / "tinytorch"
 _DEFAULT_EXP = re.compile(r"^#\|\s*default_exp\s+(\S+)", re.MULTILINE)
+# A worker grades many submissions: read and checksum the fixtures once (their arrays are read-only).
+_fixtures = functools.cache(checks.load_fixtures)
 
 
+@functools.cache
 def package_module(module: str) -> str:
     """The package module a course module exports to, e.g. '03_layers' -> 'core.layers'."""
     for cell in notebooks.read(settings.load().notebook(module))["cells"]:
@@ -95,7 +99,7 @@ class TrustedChecks(NbGraderPreprocessor):
     def _verdicts(self, nb: NotebookNode, module: str, module_checks: list[checks.Check]) -> dict[str, checks.Verdict]:
         from tinytorch_course.export import ExportError
 
-        fixtures = checks.load_fixtures(module)
+        fixtures = _fixtures(module)
         probes = sorted({check.probe for check in module_checks})
         with tempfile.TemporaryDirectory(prefix="tinytorch-grade-") as scratch:
             try:
