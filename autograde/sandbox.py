@@ -17,7 +17,9 @@ How each run is isolated (`run_probes`):
   copied, root-owned and read-only, into a fresh scratch
   dir under a 0700 root-only temp dir. In a new mount namespace (`unshare --mount --propagation private`, so no
   mount is ever seen by the host and all vanish with the namespace) the scratch dir is bind-mounted read-only at
-  `<runtime>/box`; then empty read-only tmpfs are mounted over the course root, the grader's venv, /work, /root,
+  `<runtime>/box`; then empty read-only tmpfs are mounted over the course root, the grader's venv, the project
+  folder of every reference package the grader itself imports (an editable install may live outside the course
+  being graded), /work, /root,
   /home, /var/tmp, /dev/shm, /run (sockets), /srv (nbgrader exchange), /opt, /mnt, /media and whatever `hide`
   adds, and a small writable tmpfs (`Limits.tmp`) over /tmp, which also hides every other run's scratch dir.
   What remains visible is the OS (world-readable system files, as for any local user) and the runtime.
@@ -51,6 +53,7 @@ the host, so concurrent runs share that cap (the per-run pids cgroup is the real
 """
 
 import fcntl
+import importlib.util
 import json
 import math
 import os
@@ -82,6 +85,8 @@ DEFAULT_HIDE = tuple(
     Path(p)
     for p in ("/work", "/root", "/home", "/tmp", "/var/tmp", "/dev/shm", "/run", "/srv", "/opt", "/mnt", "/media")
 )
+# Packages whose source a student could load by path instead of writing their own.
+REFERENCE_PACKAGES = ("tinytorch", "tinytorch_course", "autograde")
 # Never hidden: the sandbox cannot work without them.
 _ESSENTIAL = tuple(Path(p) for p in ("/usr", "/bin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/sys", "/var"))
 NOBODY = 65534
@@ -229,9 +234,24 @@ def _under(path: Path, parent: Path) -> bool:
     return path == parent or parent in path.parents
 
 
+def _reference_folders() -> set[Path]:
+    """Where the grader finds the reference code: each package's folder, and its project folder (the one with
+    nbs/ and the fixtures) when it is a source tree rather than site-packages."""
+    folders = set()
+    for name in REFERENCE_PACKAGES:
+        spec = importlib.util.find_spec(name)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            package = Path(location).resolve()
+            folders.add(package)
+            if (package.parent / "pyproject.toml").is_file():
+                folders.add(package.parent)
+    return folders
+
+
 def _hidden_paths(extra: tuple[Path, ...], runtime: Runtime) -> list[Path]:
     """Existing directories to cover with tmpfs, outermost only; refuses to hide what the sandbox needs."""
     candidates = {path.resolve() for path in (COURSE_ROOT, *DEFAULT_HIDE, *extra) if path.is_dir()}
+    candidates |= _reference_folders()
     if sys.prefix != sys.base_prefix:  # the grader's venv (a python without one lives in /usr: not ours to hide)
         candidates.add(Path(sys.prefix).resolve())
     needed = (runtime.root, runtime.python.resolve().parent, *_ESSENTIAL)

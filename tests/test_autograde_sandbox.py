@@ -27,6 +27,7 @@ import pytest
 
 from autograde import sandbox
 from autograde.sandbox import Limits, ProbeResult
+from tinytorch_course import settings
 
 LIMITS = Limits(timeout=5.0, probe_timeout=1.5, cpu=10, processes=32, output=8 << 20, tmp=4 << 20)
 PROBES = ["forward", "attack", "after"]
@@ -656,6 +657,16 @@ def test_overhead_per_run(runs, runtime, probe_module, tmp_path, capsys):
     with capsys.disabled():
         print(f"\nsandbox overhead over 20 runs: median {statistics.median(seconds):.3f} s, max {max(seconds):.3f} s")
     assert statistics.median(seconds) < 1.0
+
+
+def test_the_reference_source_is_hidden_even_when_grading_a_copy_of_the_course(runtime, monkeypatch, tmp_path):
+    # CI grades a course copied to /tmp while the venv's editable tinytorch points at a clone elsewhere
+    # (/check/...): hiding only the graded course root and the usual folders left the clone readable.
+    monkeypatch.setattr(sandbox, "COURSE_ROOT", tmp_path)
+    monkeypatch.setattr(sandbox, "DEFAULT_HIDE", ())
+    hidden = sandbox._hidden_paths((), runtime)
+    for path in (settings.ROOT / "nbs", settings.ROOT / "tinytorch" / "core", settings.ROOT / "autograde" / "fixtures"):
+        assert any(path.resolve().is_relative_to(h) for h in hidden), (path, hidden)
 
 
 def test_misuse_is_refused(runtime, probe_module, tmp_path):
