@@ -66,7 +66,7 @@ $(SANDBOX_PYTHON):
 
 lint: install
 	ruff check .
-	ruff format --check tinytorch_course tests benchmarks
+	ruff format --check tinytorch_course autograde tests benchmarks
 
 clean:
 	rm -rf build .pytest_cache

@@ -9,24 +9,22 @@ python3.X (the venv's minor version).
 
 Runtime (`prepare_runtime`, once per machine; idempotent through a stamp file, safe to call concurrently): the
 venv's numpy version is installed with the venv's pip (`pip install --target`) into /var/lib/tinytorch-grader/site,
-world-readable and outside everything hidden, and proven to import as nobody under /usr/bin/python3.X -I -S.
+world-readable, bound into every sandbox, and proven to import as nobody under /usr/bin/python3.X -I -S.
 
 How each run is isolated (`run_probes`):
 - Files. The student's `tinytorch/` (regular files only: symlinks and `__pycache__` are dropped, size capped),
   our probe package (the probe module's folder, imported as `probes`), `worker.py` and an inputs-only .npz are
-  copied, root-owned and read-only, into a fresh scratch
-  dir under a 0700 root-only temp dir. In a new mount namespace (`unshare --mount --propagation private`, so no
-  mount is ever seen by the host and all vanish with the namespace) the scratch dir is bind-mounted read-only at
-  `<runtime>/box`; then empty read-only tmpfs are mounted over the course root, the grader's venv, the project
-  folder of every reference package the grader itself imports (an editable install may live outside the course
-  being graded), /work, /root,
-  /home, /var/tmp, /dev/shm, /run (sockets), /srv (nbgrader exchange), /opt, /mnt, /media and whatever `hide`
-  adds, and a small writable tmpfs (`Limits.tmp`) over /tmp, which also hides every other run's scratch dir.
-  What remains visible is the OS (world-readable system files, as for any local user) and the runtime.
+  copied, root-owned and read-only, into a fresh scratch dir under a 0700 root-only temp dir. In a new mount
+  namespace (`unshare --mount --propagation private`, so no mount is ever seen by the host and all vanish with the
+  namespace) a new root is built on a tmpfs and entered with `pivot_root`, the old root detached: read-only binds
+  of the OS (/usr, /etc and the /bin, /lib... links or dirs), of the runtime's numpy and of the scratch dir (at
+  `<runtime>/box`), five device nodes, a fresh /proc of the new PID namespace and a small writable /tmp
+  (`Limits.tmp`). It is an allow-list: the course root, any clone of it, the venv, the nbgrader exchange, home
+  folders, other runs' scratch dirs, wherever the host keeps them, are not in this root at all.
 - Identity. The worker runs as `nobody` (65534) with no groups, no capabilities (bounding set emptied) and
   no_new_privs, so /etc/shadow and other root-only files stay closed and setuid binaries gain nothing.
 - Interpreter. Debian's /usr/bin/python3.X with `-I -S -B`; sys.path = [student dir, runtime numpy, stdlib]:
-  neither the reference `tinytorch` nor the venv is on it, and they are hidden besides.
+  neither the reference `tinytorch` nor the venv is on it, and they are not in its root besides.
 - Network and IPC. New net namespace (only a down loopback: every connect fails), new IPC and UTS namespaces.
 - Processes. New PID namespace whose init is a root `sh` that the student cannot signal; the parent kills it
   on the wall-clock deadline (`Limits.timeout`) and the kernel then kills every process in the namespace, forked
@@ -46,14 +44,13 @@ How each run is isolated (`run_probes`):
   could have returned anyway, and all comparisons run here, in the parent, with the parent's numpy.
 
 Not isolated: the student can read the probe module and the inputs (they are no secret; expected outputs never
-enter the sandbox), world-readable system files, /proc and /sys as any unprivileged user, and the kernel itself
+enter the sandbox), world-readable files of /usr and /etc, and the sandbox's own /proc, and the kernel itself
 is shared (a kernel exploit escapes any namespace sandbox). RLIMIT_NPROC counts every process of uid nobody on
 the host, so concurrent runs share that cap (the per-run pids cgroup is the real bound where available).
 `stdout_tail` is student-controlled text and may quote the probe source it read: show it as such.
 """
 
 import fcntl
-import importlib.util
 import json
 import math
 import os
@@ -78,17 +75,10 @@ import numpy as np
 Status = Literal["ok", "error", "timeout", "memory", "crashed", "import-failed"]
 
 DEFAULT_CACHE = Path("/var/lib/tinytorch-grader")
-COURSE_ROOT = Path(__file__).resolve().parents[1]
-# Hidden besides the course root and the grader's venv: other users' and services' files, sockets, the nbgrader
-# exchange (/srv), every other run's scratch dir (/tmp), and places where software and data are usually parked.
-DEFAULT_HIDE = tuple(
-    Path(p)
-    for p in ("/work", "/root", "/home", "/tmp", "/var/tmp", "/dev/shm", "/run", "/srv", "/opt", "/mnt", "/media")
-)
-# Packages whose source a student could load by path instead of writing their own.
-REFERENCE_PACKAGES = ("tinytorch", "tinytorch_course", "autograde")
-# Never hidden: the sandbox cannot work without them.
-_ESSENTIAL = tuple(Path(p) for p in ("/usr", "/bin", "/lib", "/lib64", "/etc", "/proc", "/dev", "/sys", "/var"))
+# The only parts of the host a sandbox sees, read-only (besides the runtime, its box and a fresh /proc, /dev
+# and /tmp): the OS. Symlinks among them (merged /usr) are recreated as symlinks.
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
+DEVICES = ("null", "zero", "full", "random", "urandom")
 NOBODY = 65534
 TAIL_BYTES = 2048
 ERROR_CHARS = 300
@@ -142,11 +132,15 @@ class Runtime:
     def mountpoint(self) -> Path:
         return self.root / "box"
 
+    @property
+    def jail(self) -> Path:
+        """Empty on the host; inside a run, the new root: a tmpfs holding only what the sandbox may see."""
+        return self.root / "jail"
+
 
 def _tools() -> dict[str, str]:
-    found = {
-        name: shutil.which(name, path=_ENV["PATH"]) for name in ("unshare", "setpriv", "prlimit", "mount", "timeout")
-    }
+    names = ("unshare", "setpriv", "prlimit", "mount", "pivot_root", "timeout")
+    found = {name: shutil.which(name, path=_ENV["PATH"]) for name in names}
     missing = [name for name, path in found.items() if path is None]
     if missing:
         raise SandboxError(f"the sandbox needs {', '.join(missing)}: apt-get install util-linux mount coreutils")
@@ -170,10 +164,10 @@ def prepare_runtime(cache: Path = DEFAULT_CACHE, python: Path | None = None) -> 
     version = np.__version__
     cache = cache.resolve()
     runtime = Runtime(root=cache, python=python, site=cache / "site", numpy_version=version)
-    _hidden_paths((), runtime)  # fails early if the cache would be hidden from the sandbox
     cache.mkdir(mode=0o755, parents=True, exist_ok=True)
     os.chmod(cache, 0o755)
     runtime.mountpoint.mkdir(mode=0o755, exist_ok=True)
+    runtime.jail.mkdir(mode=0o755, exist_ok=True)
     stamp_file, wanted = cache / "stamp.json", {"numpy": version, "python": str(python)}
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -228,37 +222,6 @@ def sweep(older_than: float = 3600.0) -> None:
             continue
         if old:
             shutil.rmtree(stale, ignore_errors=True)
-
-
-def _under(path: Path, parent: Path) -> bool:
-    return path == parent or parent in path.parents
-
-
-def _reference_folders() -> set[Path]:
-    """Where the grader finds the reference code: each package's folder, and its project folder (the one with
-    nbs/ and the fixtures) when it is a source tree rather than site-packages."""
-    folders = set()
-    for name in REFERENCE_PACKAGES:
-        spec = importlib.util.find_spec(name)
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            package = Path(location).resolve()
-            folders.add(package)
-            if (package.parent / "pyproject.toml").is_file():
-                folders.add(package.parent)
-    return folders
-
-
-def _hidden_paths(extra: tuple[Path, ...], runtime: Runtime) -> list[Path]:
-    """Existing directories to cover with tmpfs, outermost only; refuses to hide what the sandbox needs."""
-    candidates = {path.resolve() for path in (COURSE_ROOT, *DEFAULT_HIDE, *extra) if path.is_dir()}
-    candidates |= _reference_folders()
-    if sys.prefix != sys.base_prefix:  # the grader's venv (a python without one lives in /usr: not ours to hide)
-        candidates.add(Path(sys.prefix).resolve())
-    needed = (runtime.root, runtime.python.resolve().parent, *_ESSENTIAL)
-    for path in candidates:
-        if any(_under(need, path) for need in needed):
-            raise SandboxError(f"cannot hide {path}: the sandbox needs {runtime.root}, {runtime.python} and the OS")
-    return sorted(p for p in candidates if not any(q != p and _under(p, q) for q in candidates))
 
 
 def _copy_package(source: Path, target: Path) -> str | None:
@@ -397,26 +360,43 @@ def _own_cgroups() -> dict[str, str]:
     return own
 
 
-def _script(box: Path, runtime: Runtime, hidden: list[Path], cgroups: list[Path], limits: Limits) -> str:
-    """The shell that runs as root init of the new namespaces: join cgroups, mount, drop to nobody, wait."""
-    q, mount_point = shlex.quote, runtime.mountpoint
+def _script(box: Path, runtime: Runtime, cgroups: list[Path], limits: Limits) -> str:
+    """The shell that runs as root init of the new namespaces: join cgroups, build the new root, drop to nobody."""
+    q, jail = shlex.quote, runtime.jail
     lines = ["set -e"]
     lines += [f"echo 0 > {q(str(path / 'cgroup.procs'))}" for path in cgroups]
-    # Bind the box first: it lives under /tmp, which is covered next.
-    lines += [f"mount --bind {q(str(box))} {q(str(mount_point))}"]
-    lines += [f"mount -o remount,bind,ro,nosuid,nodev {q(str(mount_point))}"]
-    ro = "ro,mode=0555,nosuid,nodev,noexec,size=4k"
-    lines += [f"mount -t tmpfs -o {ro} tmpfs {q(str(path))}" for path in hidden if path != Path("/tmp")]
-    lines += [f"mount -t tmpfs -o rw,mode=1777,nosuid,nodev,noexec,size={limits.tmp} tmpfs /tmp", "cd /tmp"]
+    # An allow-list, not a block-list: whatever the host keeps elsewhere (the course, a clone of it, the venv,
+    # the exchange, other runs' scratch dirs) is simply absent from the new root.
+    lines += [f"mount -t tmpfs -o mode=0755,nosuid,nodev,size=1m tmpfs {q(str(jail))}"]
+    for name in SYSTEM_DIRS:
+        host, inside = Path("/") / name, jail / name
+        if host.is_symlink():
+            lines += [f"ln -s {q(os.readlink(host))} {q(str(inside))}"]
+        elif host.is_dir():
+            lines += [f"mkdir {q(str(inside))}", f"mount --rbind {q(str(host))} {q(str(inside))}"]
+            lines += [f"mount -o remount,bind,ro,nosuid,nodev {q(str(inside))}"]
+    binds = [(runtime.site, jail / runtime.site.relative_to("/")), (box, jail / runtime.mountpoint.relative_to("/"))]
+    for host, inside in binds:
+        lines += [f"mkdir -p {q(str(inside))}", f"mount --bind {q(str(host))} {q(str(inside))}"]
+        lines += [f"mount -o remount,bind,ro,nosuid,nodev {q(str(inside))}"]
+    lines += [f"mkdir {q(str(jail / 'dev'))} {q(str(jail / 'proc'))} {q(str(jail / 'tmp'))} {q(str(jail / '.old'))}"]
+    for name in DEVICES:
+        device = q(str(jail / "dev" / name))
+        lines += [f"touch {device}", f"mount --bind /dev/{name} {device}"]
+    lines += [f"mount -t proc -o nosuid,nodev,noexec proc {q(str(jail / 'proc'))}"]
+    lines += [f"mount -t tmpfs -o rw,mode=1777,nosuid,nodev,noexec,size={limits.tmp} tmpfs {q(str(jail / 'tmp'))}"]
+    # Swap roots and drop the old one: no path, /proc/*/root included, leads back to the host's files.
+    lines += [f"cd {q(str(jail))}", "pivot_root . .old", "umount -l /.old", "rmdir /.old"]
+    lines += ["mount -o remount,ro,bind /", "cd /tmp"]
     drop = f"setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups --no-new-privs --inh-caps=-all"
     drop += " --bounding-set=-all --"
     rlimits = f"prlimit --as={limits.memory} --cpu={limits.cpu} --nproc={limits.processes}"
     rlimits += f" --fsize={limits.output} --nofile={limits.open_files} --core=0 --"
-    worker = f"{q(str(runtime.python))} -I -S -B {q(str(mount_point / 'grader' / 'worker.py'))}"
+    worker = f"{q(str(runtime.python))} -I -S -B {q(str(runtime.mountpoint / 'grader' / 'worker.py'))}"
     # A second wall clock, inside: should the grader die without killing us, the namespace still ends.
     backstop = f"timeout -s KILL {limits.timeout + 5:g}"
     # Not `exec`: this root shell stays init, out of the student's reach, and passes the worker's status on.
-    config = q(str(mount_point / "grader" / "config.json"))
+    config = q(str(runtime.mountpoint / "grader" / "config.json"))
     lines += ["set +e", f"{backstop} {drop} {rlimits} {worker} {config}", "exit $?"]
     return "\n".join(lines)
 
@@ -567,7 +547,6 @@ def run_probes(
     limits: Limits = Limits(),
     *,
     runtime: Runtime | None = None,
-    hide: list[Path] | tuple[Path, ...] = (),
 ) -> dict[str, ProbeResult]:
     """Run `probes` (functions of `probe_module`) on the student's `package`/tinytorch in a fresh sandbox.
 
@@ -578,7 +557,6 @@ def run_probes(
     if not set(inputs) <= set(probes):
         raise ValueError(f"inputs for unknown probes: {sorted(set(inputs) - set(probes))}")
     runtime = runtime or prepare_runtime()
-    hidden = _hidden_paths(tuple(hide), runtime)
     tools = _tools()
     with tempfile.TemporaryDirectory(prefix="tinytorch-sandbox-") as base:  # 0700: only root gets in
         box = Path(base) / "box"
@@ -615,7 +593,7 @@ def run_probes(
         try:
             unshare = [tools["unshare"], "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
             unshare += ["--net", "--ipc", "--uts", "--propagation", "private", "--"]
-            script = _script(box, runtime, hidden, cgroup.dirs, limits)
+            script = _script(box, runtime, cgroup.dirs, limits)
             start = time.monotonic()
             proc = subprocess.Popen(
                 [*unshare, "/bin/sh", "-c", script],

@@ -31,7 +31,7 @@ from tinytorch_course import settings
 
 LIMITS = Limits(timeout=5.0, probe_timeout=1.5, cpu=10, processes=32, output=8 << 20, tmp=4 << 20)
 PROBES = ["forward", "attack", "after"]
-ROOT = sandbox.COURSE_ROOT
+ROOT = settings.ROOT
 RNG = np.random.default_rng(0)
 INPUTS = {"forward": {"x": RNG.normal(size=(4, 3)), "weight": RNG.normal(size=(3, 2)), "bias": RNG.normal(size=2)}}
 EXPECTED = INPUTS["forward"]["x"] @ INPUTS["forward"]["weight"] + INPUTS["forward"]["bias"]
@@ -174,6 +174,12 @@ CASES: dict[str, str] = {
             """,
         attack="def attack(inputs):\n    return {'patched': np.array(np.allclose(1, 2))}\n",
     ),
+    "look-around": hostile("""
+        def attack(inputs):
+            def listing(path):
+                return np.frombuffer("\\n".join(sorted(os.listdir(path))).encode(), np.uint8)
+            return {"root": listing("/"), "var": listing("/var"), "dev": listing("/dev"), "here": listing(".")}
+        """),
     "read-files": hostile(READER.format(files=[str(p) for p in SECRET_PATHS], dirs=[str(p) for p in SECRET_DIRS])),
     "import-reference": hostile(f"""
         def attack(inputs):
@@ -535,6 +541,18 @@ def test_files_around_the_course_are_unreadable(runs):
     assert outputs["scratch"] == 0
 
 
+def test_the_sandbox_sees_only_the_os_and_its_own_files(runs, runtime):
+    # An allow-list: wherever the host keeps a course, a clone of it or a venv, it is not in this root.
+    outputs = result(runs, "look-around")["attack"].outputs
+    names = {key: set(bytes(value).decode().split("\n")) - {""} for key, value in outputs.items()}
+    present = {name for name in sandbox.SYSTEM_DIRS if (Path("/") / name).exists()}
+    assert runtime.root == Path("/var/lib/tinytorch-grader")
+    assert names["root"] == present | {"dev", "proc", "tmp", "var"}
+    assert names["var"] == {"lib"}  # of /var, only the runtime's path
+    assert names["dev"] == set(sandbox.DEVICES)
+    assert names["here"] == set()  # the work dir is this run's own, empty /tmp
+
+
 def test_another_students_scratch_dir_is_unreachable(runs):
     results, secret = runs["other-scratch"].result()
     outputs = results["attack"].outputs
@@ -659,23 +677,9 @@ def test_overhead_per_run(runs, runtime, probe_module, tmp_path, capsys):
     assert statistics.median(seconds) < 1.0
 
 
-def test_the_reference_source_is_hidden_even_when_grading_a_copy_of_the_course(runtime, monkeypatch, tmp_path):
-    # CI grades a course copied to /tmp while the venv's editable tinytorch points at a clone elsewhere
-    # (/check/...): hiding only the graded course root and the usual folders left the clone readable.
-    monkeypatch.setattr(sandbox, "COURSE_ROOT", tmp_path)
-    monkeypatch.setattr(sandbox, "DEFAULT_HIDE", ())
-    hidden = sandbox._hidden_paths((), runtime)
-    for path in (settings.ROOT / "nbs", settings.ROOT / "tinytorch" / "core", settings.ROOT / "autograde" / "fixtures"):
-        assert any(path.resolve().is_relative_to(h) for h in hidden), (path, hidden)
-
-
 def test_misuse_is_refused(runtime, probe_module, tmp_path):
-    with pytest.raises(sandbox.SandboxError, match="cannot hide /tmp"):
-        sandbox.prepare_runtime(tmp_path / "cache")  # nobody inside could see numpy there
     with pytest.raises(sandbox.SandboxError, match="apt-get install python3.11"):
         sandbox.prepare_runtime(python=Path("/usr/bin/python3.11-missing"))
-    with pytest.raises(sandbox.SandboxError, match="cannot hide /usr"):
-        sandbox.run_probes(tmp_path, probe_module, ["after"], {}, LIMITS, runtime=runtime, hide=[Path("/usr")])
     with pytest.raises(ValueError, match="distinct identifiers"):
         sandbox.run_probes(tmp_path, probe_module, ["after", "after"], {}, LIMITS, runtime=runtime)
 
