@@ -26,7 +26,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from autograde.preprocessors import TrustedChecks  # noqa: E402
+from autograde.preprocessors import ForgetUnknownCells, TrustedChecks  # noqa: E402
 from tinytorch_course import settings  # noqa: E402
 
 course = settings.load()
@@ -42,15 +42,17 @@ c.Exchange.root = course.exchange_root
 # What students see where the reference solution was.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
-# Grading. Sanitizing restores every read-only cell from the instructor's source (deleted ones too) and then
-# drops the hidden tests, so they never reach a student's kernel or feedback. Autograding does not run the
-# notebook at all: TrustedChecks scores each graded cell with the trusted check of its name, on the student's
-# exported code in a sandbox (autograde/), and nbgrader's SaveAutoGrades stores the scores as usual.
+# Grading. Sanitizing turns cells pasted from other notebooks into ordinary cells, restores every read-only
+# cell from the instructor's source (deleted ones too) and then drops the hidden tests, so they never reach a
+# student's kernel or feedback. Autograding does not run the notebook at all: TrustedChecks scores each graded
+# cell with the trusted check of its name, on the student's exported code in a sandbox (autograde/), and
+# nbgrader's SaveAutoGrades stores the scores as usual.
 c.OverwriteCells.add_missing_cells = True
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,
     DeduplicateIds,
     OverwriteKernelspec,
+    ForgetUnknownCells,
     OverwriteCells,
     ClearHiddenTests,
     CheckCellMetadata,

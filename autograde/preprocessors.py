@@ -8,6 +8,9 @@ fixtures, and writes each verdict into the graded cell of the same name: a feedb
 output when the check failed. nbgrader's `SaveAutoGrades` then stores the scores in the gradebook exactly as
 it would for any notebook, and `generate_feedback` renders the verdicts.
 
+`ForgetUnknownCells` runs before nbgrader's OverwriteCells during sanitizing, so that a graded cell pasted in
+from another module does not stop the whole submission from being graded.
+
 Module N is graded with the reference implementation of the modules before it, so a mistake in module 01 is
 not punished again in module 03; the code under test is the student's own.
 """
@@ -20,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 from nbformat import NotebookNode
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer, Unicode
 
@@ -72,6 +76,28 @@ def _outputs(verdict: checks.Verdict, title: str) -> list[NotebookNode]:
             NotebookNode(output_type="error", ename="CheckFailed", evalue=title, traceback=[f"CheckFailed: {title}"])
         )
     return outputs
+
+
+class ForgetUnknownCells(NbGraderPreprocessor):
+    """Make cells whose grade_id this notebook does not have (pasted from another module) ordinary cells.
+
+    nbgrader 0.9.6's OverwriteCells deletes an unknown cell's grade_id but keeps the rest of its nbgrader
+    metadata, and add_missing_grade_cells then fails with KeyError 'grade_id': the student got no grade at all.
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
+        info = resources["nbgrader"]
+        with Gradebook(info["db_url"]) as gradebook:
+            source = gradebook.find_notebook(info["notebook"], info["assignment"])
+            known = {cell.name for cell in source.source_cells}
+        for index, cell in enumerate(nb.cells):
+            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            if "nbgrader" in cell.metadata and grade_id not in known:
+                self.log.warning(
+                    "cell %d: %r is not a cell of %s; graded as an ordinary cell", index, grade_id, info["notebook"]
+                )
+                del cell.metadata["nbgrader"]
+        return nb, resources
 
 
 class TrustedChecks(NbGraderPreprocessor):
