@@ -17,12 +17,13 @@ How each run is isolated (`run_probes`):
   copied, root-owned and read-only, into a fresh scratch dir under a 0700 root-only temp dir. In a new mount
   namespace (`unshare --mount --propagation private`, so no mount is ever seen by the host and all vanish with the
   namespace) a new root is built on a tmpfs and entered with `pivot_root`, the old root detached: read-only binds
-  of the OS (/usr, /etc and the /bin, /lib... links or dirs), of the runtime's numpy and of the scratch dir (at
-  `<runtime>/box`), five device nodes, a fresh /proc of the new PID namespace and a small writable /tmp
-  (`Limits.tmp`). It is an allow-list: the course root, any clone of it, the venv, the nbgrader exchange, home
-  folders, other runs' scratch dirs, wherever the host keeps them, are not in this root at all.
+  of the OS (/usr and the /bin, /lib... links or dirs), of the runtime's numpy and of the scratch dir (at
+  `<runtime>/box`), two files of /etc (loader cache, time zone), five device nodes, a fresh /proc of the new
+  PID namespace and a small writable /tmp (`Limits.tmp`). It is an allow-list: the course root, any clone of
+  it, the venv, the nbgrader exchange, home folders, other runs' scratch dirs, wherever the host keeps them,
+  are not in this root at all.
 - Identity. The worker runs as `nobody` (65534) with no groups, no capabilities (bounding set emptied) and
-  no_new_privs, so /etc/shadow and other root-only files stay closed and setuid binaries gain nothing.
+  no_new_privs, so root-only files stay closed and setuid binaries gain nothing.
 - Interpreter. Debian's /usr/bin/python3.X with `-I -S -B`; sys.path = [student dir, runtime numpy, stdlib]:
   neither the reference `tinytorch` nor the venv is on it, and they are not in its root besides.
 - Network and IPC. New net namespace (only a down loopback: every connect fails), new IPC and UTS namespaces.
@@ -44,7 +45,7 @@ How each run is isolated (`run_probes`):
   could have returned anyway, and all comparisons run here, in the parent, with the parent's numpy.
 
 Not isolated: the student can read the probe module and the inputs (they are no secret; expected outputs never
-enter the sandbox), world-readable files of /usr and /etc, and the sandbox's own /proc, and the kernel itself
+enter the sandbox), world-readable files of /usr, and the sandbox's own /proc, and the kernel itself
 is shared (a kernel exploit escapes any namespace sandbox). RLIMIT_NPROC counts every process of uid nobody on
 the host, so concurrent runs share that cap (the per-run pids cgroup is the real bound where available).
 `stdout_tail` is student-controlled text and may quote the probe source it read: show it as such.
@@ -75,10 +76,16 @@ import numpy as np
 Status = Literal["ok", "error", "timeout", "memory", "crashed", "import-failed"]
 
 DEFAULT_CACHE = Path("/var/lib/tinytorch-grader")
-# The only parts of the host a sandbox sees, read-only (besides the runtime, its box and a fresh /proc, /dev
-# and /tmp): the OS. Symlinks among them (merged /usr) are recreated as symlinks.
-SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32", "etc")
-DEVICES = ("null", "zero", "full", "random", "urandom")
+# The only parts of the host a sandbox sees (besides the runtime, its box, a fresh /proc and /tmp): the OS's
+# programs and libraries, read-only (symlinks among them, as with a merged /usr, are recreated as symlinks), and
+# single files where they exist: the dynamic loader's cache, the time zone, five device nodes. Not the rest of
+# /etc: on a grader host it may list every student's account or hold a service's configuration.
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+SYSTEM_FILES = (
+    "etc/ld.so.cache",
+    "etc/localtime",
+    *(f"dev/{name}" for name in ("null", "zero", "full", "random", "urandom")),
+)
 NOBODY = 65534
 TAIL_BYTES = 2048
 ERROR_CHARS = 300
@@ -379,10 +386,10 @@ def _script(box: Path, runtime: Runtime, cgroups: list[Path], limits: Limits) ->
     for host, inside in binds:
         lines += [f"mkdir -p {q(str(inside))}", f"mount --bind {q(str(host))} {q(str(inside))}"]
         lines += [f"mount -o remount,bind,ro,nosuid,nodev {q(str(inside))}"]
-    lines += [f"mkdir {q(str(jail / 'dev'))} {q(str(jail / 'proc'))} {q(str(jail / 'tmp'))} {q(str(jail / '.old'))}"]
-    for name in DEVICES:
-        device = q(str(jail / "dev" / name))
-        lines += [f"touch {device}", f"mount --bind /dev/{name} {device}"]
+    lines += ["mkdir " + " ".join(q(str(jail / name)) for name in ("dev", "etc", "proc", "tmp", ".old"))]
+    for name in SYSTEM_FILES:
+        if (Path("/") / name).exists():
+            lines += [f"touch {q(str(jail / name))}", f"mount --bind /{q(name)} {q(str(jail / name))}"]
     lines += [f"mount -t proc -o nosuid,nodev,noexec proc {q(str(jail / 'proc'))}"]
     lines += [f"mount -t tmpfs -o rw,mode=1777,nosuid,nodev,noexec,size={limits.tmp} tmpfs {q(str(jail / 'tmp'))}"]
     # Swap roots and drop the old one: no path, /proc/*/root included, leads back to the host's files.

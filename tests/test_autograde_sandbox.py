@@ -178,7 +178,8 @@ CASES: dict[str, str] = {
         def attack(inputs):
             def listing(path):
                 return np.frombuffer("\\n".join(sorted(os.listdir(path))).encode(), np.uint8)
-            return {"root": listing("/"), "var": listing("/var"), "dev": listing("/dev"), "here": listing(".")}
+            places = {"root": "/", "var": "/var", "etc": "/etc", "dev": "/dev", "here": "."}
+            return {name: listing(path) for name, path in places.items()}
         """),
     "read-files": hostile(READER.format(files=[str(p) for p in SECRET_PATHS], dirs=[str(p) for p in SECRET_DIRS])),
     "import-reference": hostile(f"""
@@ -547,9 +548,15 @@ def test_the_sandbox_sees_only_the_os_and_its_own_files(runs, runtime):
     names = {key: set(bytes(value).decode().split("\n")) - {""} for key, value in outputs.items()}
     present = {name for name in sandbox.SYSTEM_DIRS if (Path("/") / name).exists()}
     assert runtime.root == Path("/var/lib/tinytorch-grader")
-    assert names["root"] == present | {"dev", "proc", "tmp", "var"}
+    assert names["root"] == present | {"dev", "etc", "proc", "tmp", "var"}
     assert names["var"] == {"lib"}  # of /var, only the runtime's path
-    assert names["dev"] == set(sandbox.DEVICES)
+    files = {name for name in sandbox.SYSTEM_FILES if (Path("/") / name).exists()}
+    assert (
+        names["etc"]
+        == {name.split("/")[1] for name in files if name.startswith("etc/")}
+        == {"ld.so.cache", "localtime"}
+    )
+    assert names["dev"] == {"null", "zero", "full", "random", "urandom"}
     assert names["here"] == set()  # the work dir is this run's own, empty /tmp
 
 
