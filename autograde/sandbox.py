@@ -162,7 +162,10 @@ def prepare_runtime(cache: Path = DEFAULT_CACHE, python: Path | None = None) -> 
     with numpy from `cache`. Safe to call concurrently (file lock) and on every grading run (stamp check).
     """
     if os.geteuid() != 0:
-        raise SandboxError("the sandbox must run as root: it creates namespaces and then becomes nobody")
+        raise SandboxError(
+            "the sandbox must run as root: it creates namespaces and then becomes nobody "
+            "(grade with sudo, as in the README's 'Running the course on JupyterHub')"
+        )
     _tools()
     minor = f"3.{sys.version_info.minor}"
     python = python or Path(f"/usr/bin/python{minor}")
