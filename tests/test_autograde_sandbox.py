@@ -3,7 +3,7 @@
 Every submission is a tiny fake `tinytorch/core/layers.py` written here; the probe module calls its
 `Linear(weight, bias).forward(x)` and its `attack(inputs)`, where the hostile ones misbehave. The runs go in
 parallel threads (a module fixture starts them all at once); each test then checks one run's verdicts, and the
-last tests check that nothing leaked into the host (processes, mounts, cgroups, scratch dirs) and the overhead.
+last tests check that nothing leaked into the host (processes, mounts, cgroups, scratch dirs) and that runs in a row keep working.
 """
 
 import glob
@@ -11,7 +11,6 @@ import json
 import os
 import resource
 import socket
-import statistics
 import struct
 import sys
 import textwrap
@@ -669,19 +668,14 @@ def test_nothing_leaks_into_the_host(runs, host_before):
     assert set(glob.glob("/tmp/tinytorch-sandbox-*")) - scratch == set()
 
 
-def test_overhead_per_run(runs, runtime, probe_module, tmp_path, capsys):
-    for future in runs.values():  # measure on a quiet machine
-        future.result()
+def test_twenty_runs_in_a_row_all_succeed(runtime, probe_module, tmp_path):
+    # Mounts, cgroups and scratch dirs of one run must not get in the way of the next. (What a run costs is
+    # measured by benchmarks/bench_grading.py, not asserted here.)
     package = write_package(tmp_path, HONEST)
-    seconds = []
     for _ in range(20):
-        start = time.monotonic()
-        results = sandbox.run_probes(package, probe_module, ["after"], {}, LIMITS, runtime=runtime)
-        seconds.append(time.monotonic() - start)
-        assert results["after"].status == "ok"
-    with capsys.disabled():
-        print(f"\nsandbox overhead over 20 runs: median {statistics.median(seconds):.3f} s, max {max(seconds):.3f} s")
-    assert statistics.median(seconds) < 1.0
+        results = sandbox.run_probes(package, probe_module, ["forward"], INPUTS, LIMITS, runtime=runtime)
+        assert results["forward"].status == "ok"
+        np.testing.assert_allclose(results["forward"].outputs["y"], EXPECTED, rtol=1e-12)
 
 
 def test_misuse_is_refused(runtime, probe_module, tmp_path):
