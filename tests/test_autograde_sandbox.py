@@ -3,7 +3,8 @@
 Every submission is a tiny fake `tinytorch/core/layers.py` written here; the probe module calls its
 `Linear(weight, bias).forward(x)` and its `attack(inputs)`, where the hostile ones misbehave. The runs go in
 parallel threads (a module fixture starts them all at once); each test then checks one run's verdicts, and the
-last tests check that nothing leaked into the host (processes, mounts, cgroups, scratch dirs) and that runs in a row keep working.
+last tests check that nothing leaked into the host (processes, mounts, cgroups, scratch dirs) and that runs in a
+row keep working.
 """
 
 import glob
