@@ -37,10 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the grader is im
 
 from sqlalchemy.exc import SAWarning  # noqa: E402
 
-from autograde.classroom import copy_course, nbgrader  # noqa: E402
+from autograde.checks import CHECKS  # noqa: E402
+from autograde.classroom import MODULE, copy_course, nbgrader  # noqa: E402
 from autograde.samples import CLASS, write_class  # noqa: E402
 
-MODULE = "03_layers"
+MAX = sum(check.points for check in CHECKS[MODULE])
 KINDS = {"reference": ({}, 32), "bob": (CLASS["bob"], 22), "blank": (None, 0)}  # edits, expected trusted total
 TARGET = 120.0  # seconds for the whole class of 50 with ours
 PLAIN_CONFIG = '''"""Plain nbgrader: the course's configuration with nbgrader's default grading (in a kernel)."""
@@ -222,12 +223,12 @@ def main() -> int:
             print(f"(a) plain nbgrader, round {round_ + 1}: {wall:.1f} s")
         ours: dict[int, tuple[list[float], list[float]]] = {1: ([], []), 2: ([], [])}
         failures = []
+        expected = {s: f"{KINDS[kinds[s]][1]:g}/{MAX:g}" for s in kinds}
         for round_ in range(args.rounds):
             for workers in (1, 2):  # taking turns, so a busy phase of the machine hits both alike
                 wall, each = run_ours(trusted, workers)
                 ours[workers][0].append(wall)
                 ours[workers][1].extend(seconds for _, seconds in each.values())
-                expected = {s: f"{KINDS[kinds[s]][1]}/32" for s in kinds}
                 failures += [
                     f"{s}: {score}, expected {expected[s]}" for s, (score, _) in each.items() if score != expected[s]
                 ]
@@ -245,7 +246,7 @@ def main() -> int:
                   f"{plain_per / per:>9.1f}x")  # fmt: skip
         speedup = statistics.median(ours[1][0]) / statistics.median(ours[2][0])
         print(f"2 workers vs 1: {speedup:.2f}x faster")
-        class_of_50 = statistics.median(ours[2][0]) / size * 50 if size != 50 else statistics.median(ours[2][0])
+        class_of_50 = statistics.median(ours[2][0]) / size * 50
         verdict = "MET" if class_of_50 < TARGET else "MISSED"
         print(f"target: a class of 50 in under {TARGET:.0f} s with ours: {class_of_50:.1f} s"
               f"{' (scaled from ' + str(size) + ')' if size != 50 else ''}: {verdict}\n")  # fmt: skip
@@ -257,7 +258,7 @@ def main() -> int:
             if students:
                 got_plain = "/".join(f"{t:g}" for t in sorted({plain_totals[s] for s in students}))
                 got_ours = "/".join(f"{t:g}" for t in sorted({our_totals[s] for s in students}))
-                print(f"  {kind:<10} plain {got_plain} of 32, ours {got_ours}")
+                print(f"  {kind:<10} plain {got_plain} of {MAX:g}, ours {got_ours}")
         cells = plain_cell_seconds(plain, list(kinds))
         print("Plain nbgrader's kernel, median seconds per notebook by kind of cell (the rest is kernel start-up and"
               " nbgrader):")  # fmt: skip

@@ -274,7 +274,7 @@ def serve(bench: Bench) -> None:
         reply(bench.visit(request["case"]) if request["op"] == "time" else bench.check())
 
 
-def profile_worker(cfg: Config, threads: int) -> Payload:
+def profile_worker(cfg: Config) -> Payload:
     """Nanoseconds per statement at batch 1 (timeit; best of repeats, empty-loop cost subtracted).
 
     The statements take turns repeat by repeat, so that a busy moment on the machine hits them all alike.
@@ -308,11 +308,8 @@ def profile_worker(cfg: Config, threads: int) -> Payload:
         "lin": tiny_layer,
         "x": Tensor(tiny_x),
         "xa": tiny_x,
-        "wt": tiny_layer.weight,
-        "bt": tiny_layer.bias,
         "W": tiny_layer.weight.data,
         "b": tiny_layer.bias.data,
-        "y": Tensor(tiny_y),
         "ya": tiny_y,
     }
     timers = {"empty": timeit.Timer("pass")}
@@ -343,17 +340,15 @@ PROFILE_TINY = {
     "call": "lin(x)",
     "affine_numpy": "xa @ W + b",
     "forward": "lin.forward(x)",
+    "isinstance": "isinstance(x, Tensor)",
     "check": "x.shape[-1:] != (lin.in_features,)",
     "shape_property": "x.shape",
     "shape_attribute": "xa.shape",
-    "matmul": "x.matmul(wt)",
+    "arrays": "x.data @ lin.weight.data",
     "matmul_numpy": "xa @ W",
-    "isinstance": "isinstance(wt, Tensor)",
+    "bias_test": "lin.bias is not None",
     "tensor_new": "Tensor(ya)",
     "asarray": "np.asarray(ya, dtype=np.float32)",
-    "add": "y + bt",
-    "add_numpy": "ya + b",
-    "bias_test": "lin.bias is not None",
 }
 
 
@@ -763,21 +758,18 @@ def print_profile(ns: dict[str, float]) -> None:
     pct = 100 * overhead("linear1", "linear1_numpy") / ns["linear1_numpy"]
     line("overhead", overhead("linear1", "linear1_numpy"), f"  (+{pct:.0f}% of the NumPy work)")
     print("pieces, timed on Linear(4, 4) (Python work does not depend on the size):")
-    dispatch = overhead("call", "forward")
-    check = ns["check"]
-    matmul = overhead("matmul", "matmul_numpy")
-    add = overhead("add", "add_numpy")
+    dispatch, data = overhead("call", "forward"), overhead("arrays", "matmul_numpy")
     line("Module.__call__ -> forward (*args/**kwargs)", dispatch)
-    line("input check x.shape[-1:] != (in_features,)", check)
+    line("isinstance(x, Tensor)", ns["isinstance"])
+    line("input check x.shape[-1:] != (in_features,)", ns["check"])
     line("  of which Tensor.shape property over ndarray.shape", overhead("shape_property", "shape_attribute"))
-    line("Tensor.matmul wrapper (checks + Tensor(a @ b))", matmul)
-    line("Tensor.__add__ wrapper (_data + Tensor(a + b))", add)
+    line(".data of the input and of the weight", data)
     line("bias is not None", ns["bias_test"])
-    line("sum of the pieces", dispatch + check + matmul + add + ns["bias_test"])
-    line("measured: lin(x) - (xa @ W + b) on Linear(4, 4)", overhead("call", "affine_numpy"))
-    line("one Tensor(float32 ndarray) construction (2 per Linear)", ns["tensor_new"])
+    line("one Tensor(float32 ndarray) construction, for the output", ns["tensor_new"])
     line("  of which np.asarray(a, dtype=np.float32)", ns["asarray"])
-    line("one isinstance(obj, Tensor)", ns["isinstance"])
+    pieces = dispatch + ns["isinstance"] + ns["check"] + data + ns["bias_test"] + ns["tensor_new"]
+    line("sum of the pieces", pieces)
+    line("measured: lin(x) - (xa @ W + b) on Linear(4, 4)", overhead("call", "affine_numpy"))
     print("MLP (Linear, ReLU, Dropout, Linear) in eval mode:")
     line("model(x)", ns["mlp"])
     line("raw NumPy MLP", ns["mlp_numpy"])
@@ -851,7 +843,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.rounds:
         cfg = Config(args.rounds, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds, cfg.profile_repeats)
     if args.worker == "profile":
-        print(json.dumps(profile_worker(cfg, args.threads)))
+        print(json.dumps(profile_worker(cfg)))
         return 0
     if args.worker:
         serve(NumpyBench(cfg) if args.worker == "numpy" else TorchBench(cfg, args.threads))
