@@ -28,10 +28,15 @@ class ExportError(Exception):
     """An export that did not produce importable code; the message is written for the student."""
 
 
+def without_solution_markers(source: str) -> str:
+    """`source` without its `### BEGIN SOLUTION` / `### END SOLUTION` lines."""
+    return _MARKER.sub("", source)
+
+
 def strip_solution_markers(cell):
     """nbdev export processor: drop `### BEGIN SOLUTION` / `### END SOLUTION` lines from exported code."""
     if cell.cell_type == "code" and "### " in cell.source:
-        cell.source = _MARKER.sub("", cell.source)
+        cell.source = without_solution_markers(cell.source)
 
 
 class CheckSyntax:

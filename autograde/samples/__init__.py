@@ -5,14 +5,13 @@ cells (what a student who finished the module hands in), optionally with edits: 
 """
 
 import json
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 from tinytorch_course import notebooks, settings
+from tinytorch_course.export import without_solution_markers
 
-_SOLUTION_MARKER = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n", re.MULTILINE)
 Edits = dict[str, list[tuple[str, str]]]  # grade_id -> [(old text, new text)] applied to the reference solution
 
 # Looks for the fixtures, the instructor notebook and the host's secrets, prints what it finds and a megabyte
@@ -54,16 +53,21 @@ def reference_solutions(module: str) -> dict[str, str]:
     """grade_id -> source of each solution cell of the instructor notebook, markers removed."""
     nb = notebooks.read(settings.load().notebook(module))
     return {
-        notebooks.nbgrader(cell)["grade_id"]: _SOLUTION_MARKER.sub("", notebooks.source(cell))
+        notebooks.nbgrader(cell)["grade_id"]: without_solution_markers(notebooks.source(cell))
         for cell in nb["cells"]
         if notebooks.nbgrader(cell).get("solution")
     }
 
 
-def solve(notebook: Path, module: str, edit: Callable[[str, str], str] = lambda grade_id, source: source) -> None:
+def solve(
+    notebook: Path,
+    module: str,
+    edit: Callable[[str, str], str] = lambda grade_id, source: source,
+    solutions: dict[str, str] | None = None,
+) -> None:
     """Complete a released notebook in place with the reference solutions, each passed through `edit`."""
-    solutions = reference_solutions(module)
-    nb = json.loads(notebook.read_text(encoding="utf-8"))
+    solutions = solutions or reference_solutions(module)
+    nb = notebooks.read(notebook)
     for cell in nb["cells"]:
         grade_id = notebooks.nbgrader(cell).get("grade_id")
         if grade_id in solutions:
@@ -87,10 +91,11 @@ def apply(edits: Edits) -> Callable[[str, str], str]:
 def write_class(submitted: Path, module: str = "03_layers", students: dict[str, Edits | None] = CLASS) -> list[str]:
     """Write submitted/<student>/<module>/<module>.ipynb for each student; returns the student ids."""
     release = settings.ROOT / "modules" / module / f"{module}.ipynb"
+    solutions = reference_solutions(module)
     for student, edits in students.items():
         notebook = submitted / student / module / f"{module}.ipynb"
         notebook.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(release, notebook)
         if edits is not None:
-            solve(notebook, module, apply(edits))
+            solve(notebook, module, apply(edits), solutions)
     return list(students)
