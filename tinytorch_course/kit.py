@@ -13,15 +13,13 @@ from pathlib import Path
 from tinytorch_course import settings
 
 TEMPLATE = Path(__file__).parent / "kit_template"
-# Test-only dependencies of the course repository that a student does not need.
-_NOT_FOR_STUDENTS = ("pytest",)
 
 
 def build(dest: Path, root: Path = settings.ROOT) -> Path:
     """Write the kit into `dest` (replaced if it exists) and return it."""
     project = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"]
     version = _package_version(root)
-    dependencies = [d for d in project["dependencies"] if not d.startswith(_NOT_FOR_STUDENTS)]
+    dependencies = project["dependencies"]
 
     if dest.exists():
         shutil.rmtree(dest)
