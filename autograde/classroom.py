@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # nbgrader takes ~3 s to import: only where it is used
 
 from autograde.checks import CHECKS
 from tinytorch_course import settings
+from tinytorch_course.notebooks import graded_cells
+from tinytorch_course.notebooks import read as read_notebook
 
 MODULE = "03_layers"
 COURSE_FILES = ("nbgrader_config.py", "settings.ini", "pyproject.toml")
@@ -260,10 +262,9 @@ def _autograded_is_finished(coursedir: "CourseDirectory", module: str, student: 
     folder = Path(coursedir.format_path(coursedir.autograded_directory, student, module))
     for name in notebooks:
         try:
-            cells = json.loads((folder / f"{name}.ipynb").read_text(encoding="utf-8"))["cells"]
+            graded = graded_cells(read_notebook(folder / f"{name}.ipynb"))
         except (OSError, ValueError, KeyError, TypeError):
             return False  # missing, or cut short by a kill
-        graded = [c for c in cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
         if not all(c.get("outputs") for c in graded if c.get("cell_type") == "code"):
             return False  # the sanitized notebook nbgrader writes first: the checks never finished
     new = coursedir.get_existing_timestamp(coursedir.format_path(coursedir.submitted_directory, student, module))

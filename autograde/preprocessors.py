@@ -32,14 +32,17 @@ from tinytorch_course import notebooks, settings
 
 REFERENCE = settings.ROOT / "tinytorch"
 _DEFAULT_EXP = re.compile(r"^#\|\s*default_exp\s+(\S+)", re.MULTILINE)
-# A worker grades many submissions: read and checksum the fixtures once (their arrays are read-only).
+# A worker grades many submissions: read and checksum the fixtures, read the settings and prepare the sandbox's
+# runtime once per process.
 _fixtures = functools.cache(checks.load_fixtures)
+_course = functools.cache(settings.load)
+_runtime = functools.cache(sandbox.prepare_runtime)
 
 
 @functools.cache
 def package_module(module: str) -> str:
     """The package module a course module exports to, e.g. '03_layers' -> 'core.layers'."""
-    for cell in notebooks.read(settings.load().notebook(module))["cells"]:
+    for cell in notebooks.read(_course().notebook(module))["cells"]:
         found = _DEFAULT_EXP.search(notebooks.source(cell))
         if found:
             return found[1]
@@ -55,7 +58,7 @@ def scratch_package(nb: NotebookNode, module: str, dest: Path) -> Path:
 
     from tinytorch_course.export import CheckSyntax
 
-    course = settings.load()
+    course = _course()
     package = dest / "tinytorch"
     (package / "core").mkdir(parents=True)
     for path in (package / "__init__.py", package / "core" / "__init__.py"):
@@ -91,7 +94,7 @@ class ForgetUnknownCells(NbGraderPreprocessor):
             source = gradebook.find_notebook(info["notebook"], info["assignment"])
             known = {cell.name for cell in source.source_cells}
         for index, cell in enumerate(nb.cells):
-            grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+            grade_id = notebooks.nbgrader(cell).get("grade_id")
             if "nbgrader" in cell.metadata and grade_id not in known:
                 self.log.warning(
                     "cell %d: %r is not a cell of %s; graded as an ordinary cell", index, grade_id, info["notebook"]
@@ -103,20 +106,20 @@ class ForgetUnknownCells(NbGraderPreprocessor):
 class TrustedChecks(NbGraderPreprocessor):
     """Score every graded cell with the trusted check of its grade_id, run on the student's exported code."""
 
-    timeout = Float(20.0, help="Wall-clock seconds for one submission's probes, import included").tag(config=True)
-    probe_timeout = Float(10.0, help="Wall-clock seconds for the import and for each probe").tag(config=True)
-    memory = Integer(1 << 30, help="Address space per sandboxed process, in bytes").tag(config=True)
-    runtime_dir = Unicode(str(sandbox.DEFAULT_CACHE), help="Where the sandbox's interpreter runtime lives").tag(
-        config=True
-    )
+    # Defaults are the sandbox's; nbgrader_config.py sets them from settings.ini [grading].
+    timeout = Float(sandbox.Limits.timeout, help="Wall-clock seconds per submission").tag(config=True)
+    probe_timeout = Float(sandbox.Limits.probe_timeout, help="Seconds for import and each probe").tag(config=True)
+    memory = Integer(sandbox.Limits.memory, help="Address space per sandboxed process, bytes").tag(config=True)
+    runtime_dir = Unicode(str(sandbox.DEFAULT_CACHE), help="The sandbox's interpreter runtime").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         module = resources["nbgrader"]["assignment"]
         module_checks = {check.name: check for check in checks.CHECKS[module]}
         verdicts = self._verdicts(nb, module, list(module_checks.values()))
         for cell in nb.cells:
-            name = notebooks.nbgrader(cell).get("grade_id")
-            if notebooks.nbgrader(cell).get("grade") and name in verdicts:
+            meta = notebooks.nbgrader(cell)
+            name = meta.get("grade_id")
+            if meta.get("grade") and name in verdicts:
                 cell.outputs = _outputs(verdicts[name], module_checks[name].title)
                 cell.execution_count = None
         resources["nbgrader"]["trusted_scores"] = {name: v.score for name, v in verdicts.items()}
@@ -140,7 +143,7 @@ class TrustedChecks(NbGraderPreprocessor):
                 probes,
                 {name: fixtures[name].inputs for name in probes},
                 limits,
-                runtime=sandbox.prepare_runtime(Path(self.runtime_dir)),
+                runtime=_runtime(Path(self.runtime_dir)),
             )
         verdicts = {}
         for check in module_checks:

@@ -130,7 +130,7 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class Runtime:
-    root: Path  # world-readable, outside every hidden directory
+    root: Path  # world-readable; `site` and the run's box are bound into every sandbox from here
     python: Path
     site: Path  # numpy, installed with pip --target
     numpy_version: str
@@ -145,28 +145,26 @@ class Runtime:
         return self.root / "jail"
 
 
-def _tools() -> dict[str, str]:
+def _check_tools() -> None:
     names = ("unshare", "setpriv", "prlimit", "mount", "pivot_root", "timeout")
-    found = {name: shutil.which(name, path=_ENV["PATH"]) for name in names}
-    missing = [name for name, path in found.items() if path is None]
+    missing = [name for name in names if shutil.which(name, path=_ENV["PATH"]) is None]
     if missing:
         raise SandboxError(f"the sandbox needs {', '.join(missing)}: apt-get install util-linux mount coreutils")
-    return found
 
 
 def prepare_runtime(cache: Path = DEFAULT_CACHE, python: Path | None = None) -> Runtime:
     """Install the grader's numpy version for the sandbox interpreter into `cache`/site, once (idempotent).
 
-    The venv's interpreter lives under /root (mode 700 here), which `nobody` cannot execute, and the venv
-    itself is hidden; so the sandbox runs Debian's python3.X (same minor version, so the venv's cp3X wheel fits)
-    with numpy from `cache`. Safe to call concurrently (file lock) and on every grading run (stamp check).
+    The venv's interpreter lives under /root (mode 700 here), which `nobody` cannot execute, and the venv is
+    not in the sandbox's root; so the sandbox runs Debian's python3.X (same minor version, so the venv's cp3X
+    wheel fits) with numpy from `cache`. Safe to call concurrently (file lock) and on every grading run (stamp check).
     """
     if os.geteuid() != 0:
         raise SandboxError(
             "the sandbox must run as root: it creates namespaces and then becomes nobody "
             "(grade with sudo, as in the README's 'Running the course on JupyterHub')"
         )
-    _tools()
+    _check_tools()
     minor = f"3.{sys.version_info.minor}"
     python = python or Path(f"/usr/bin/python{minor}")
     if not os.access(python, os.X_OK):
@@ -176,7 +174,6 @@ def prepare_runtime(cache: Path = DEFAULT_CACHE, python: Path | None = None) -> 
     runtime = Runtime(root=cache, python=python, site=cache / "site", numpy_version=version)
     cache.mkdir(mode=0o755, parents=True, exist_ok=True)
     os.chmod(cache, 0o755)
-    runtime.mountpoint.mkdir(mode=0o755, exist_ok=True)
     runtime.jail.mkdir(mode=0o755, exist_ok=True)
     stamp_file, wanted = cache / "stamp.json", {"numpy": version, "python": str(python)}
     with open(cache / ".lock", "w") as lock:
@@ -537,6 +534,10 @@ def _text(value: object) -> str | None:
     return text if len(text) <= ERROR_CHARS else text[: ERROR_CHARS - 3] + "..."
 
 
+def _memory_note(error: str, status: str, limits: Limits) -> str:
+    return _text(f"{error} (the sandbox allows {limits.memory >> 20} MiB)") if status == "memory" else error
+
+
 def _seconds(value: object) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) and value >= 0 else 0.0
 
@@ -567,7 +568,6 @@ def run_probes(
     if not set(inputs) <= set(probes):
         raise ValueError(f"inputs for unknown probes: {sorted(set(inputs) - set(probes))}")
     runtime = runtime or prepare_runtime()
-    tools = _tools()
     with tempfile.TemporaryDirectory(prefix="tinytorch-sandbox-") as base:  # 0700: only root gets in
         box = Path(base) / "box"
         (box / "grader").mkdir(mode=0o755, parents=True)
@@ -601,7 +601,7 @@ def run_probes(
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
         cgroup = _Cgroup.create(limits)
         try:
-            unshare = [tools["unshare"], "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
+            unshare = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
             unshare += ["--net", "--ipc", "--uts", "--propagation", "private", "--"]
             script = _script(box, runtime, cgroup.dirs, limits)
             start = time.monotonic()
@@ -665,9 +665,7 @@ def _results(
     if imported.get("status") != "ok":
         import_status = imported.get("status")
         import_status = import_status if import_status in ("timeout", "memory") else "import-failed"
-        error = _text(imported.get("error")) or "import failed"
-        if import_status == "memory":
-            error = _text(f"{error} (the sandbox allows {limits.memory >> 20} MiB)")
+        error = _memory_note(_text(imported.get("error")) or "import failed", import_status, limits)
         return {name: ProbeResult(None, error, import_status, 0.0, tail) for name in probes}
     done = {meta.get("name"): (meta, payload) for meta, payload in frames if meta.get("event") == "probe"}
     results: dict[str, ProbeResult] = {}
@@ -683,9 +681,7 @@ def _results(
                 except ValueError as exc:
                     probe_status, error = "error", _text(exc)
             elif probe_status in ("error", "timeout", "memory"):
-                error = _text(meta.get("error")) or probe_status
-                if probe_status == "memory":
-                    error = _text(f"{error} (the sandbox allows {limits.memory >> 20} MiB)")
+                error = _memory_note(_text(meta.get("error")) or probe_status, probe_status, limits)
             else:
                 probe_status, error = "crashed", "the probe's result record is malformed"
             results[name] = ProbeResult(outputs, error, probe_status, seconds, tail)
