@@ -408,7 +408,8 @@ def _script(box: Path, runtime: Runtime, cgroups: list[Path], limits: Limits) ->
     return "\n".join(lines)
 
 
-def _children(pid: int) -> list[int]:
+def child_pids(pid: int) -> list[int]:
+    """The pids whose parent is `pid`."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -423,7 +424,7 @@ def _children(pid: int) -> list[int]:
 
 def _kill(proc: subprocess.Popen) -> None:
     """Kill the namespace's init (the kernel then kills the whole namespace) and wait for the teardown."""
-    for pid in _children(proc.pid):
+    for pid in child_pids(proc.pid):
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:

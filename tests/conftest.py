@@ -15,14 +15,39 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+import hypothesis
 import numpy as np
 import pytest
+from hypothesis import strategies as st
 
 from autograde.samples import reference_solutions, solve  # noqa: F401 -- shared with the tests
 from tinytorch_course import kit as kit_builder
 from tinytorch_course import settings
 
 ROOT = settings.ROOT
+
+# Property tests: enough examples to find shape and rounding bugs; no per-example deadline on a noisy machine.
+FAST = hypothesis.settings(max_examples=50, deadline=None)
+U32 = 2.0**-24  # unit roundoff of float32: one correctly rounded float32 operation has relative error <= U32
+# Tiny absolute slack for results that underflow float32 (a product of two ~1e-30 numbers); far below 1e-6.
+UNDERFLOW_ATOL = 1e-30
+# Bounded, finite float32 values (no subnormals, so relative error stays meaningful).
+finite32 = st.floats(-1e3, 1e3, width=32, allow_subnormal=False)
+
+
+def assert_sum_close(actual, expected64, abs_sum64, n_terms):
+    """Check a float32 result of summing `n_terms` terms (a dot product, x @ W + b) against the float64 reference.
+
+    Whatever the summation order (BLAS blocks, pairwise summation, FMA), the float32 error is at most
+    gamma_n * sum|terms| with gamma_n = n*u/(1 - n*u) (Higham, Accuracy and Stability, eq. 3.5); one extra
+    term covers the final rounding or a bias addition. This is the tightest honest tolerance: a fixed rtol
+    cannot cover cancellation, a fixed atol would be either too loose for small results or too tight for large
+    ones.
+    """
+    n = n_terms + 1
+    bound = n * U32 / (1 - n * U32) * np.asarray(abs_sum64, dtype=np.float64) + UNDERFLOW_ATOL
+    error = np.abs(np.asarray(actual, dtype=np.float64) - expected64)
+    assert np.all(error <= bound), f"max error {np.max(error)} exceeds float32 bound {np.max(bound)}"
 
 
 @contextlib.contextmanager

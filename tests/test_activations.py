@@ -5,17 +5,14 @@ Expected values are computed here with plain NumPy in float64 from the float32 i
 
 import numpy as np
 import pytest
-from conftest import strict_float_errors
-from hypothesis import given, settings
+from conftest import FAST, finite32, strict_float_errors
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
 from tinytorch.core.activations import Module, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.tensor import Tensor
 
-FAST = settings(max_examples=50, deadline=None)
-
-finite32 = st.floats(-1e3, 1e3, width=32, allow_subnormal=False)
 wide32 = st.floats(-1e4, 1e4, width=32, allow_subnormal=False)  # deep in exp()'s overflow range
 any_shape = array_shapes(min_dims=1, max_dims=3, max_side=5)
 

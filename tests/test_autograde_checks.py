@@ -187,8 +187,7 @@ def test_reference_scores_full_marks_with_any_random_stream(seed):
     assert failed(run_checks("03_layers", ROOT, seed)) == set()
 
 
-def checks_by_name() -> dict:
-    return {check.name: check for module_checks in CHECKS.values() for check in module_checks}
+CHECKS_BY_NAME = {check.name: check for module_checks in CHECKS.values() for check in module_checks}
 
 
 # --------------------------------------------------------------------------- (b) mutation testing
@@ -499,92 +498,76 @@ def test_student_bug_loses_points_on_its_component(mutant, tmp_path):
     for name in caught:
         feedback = verdicts[name].feedback
         assert verdicts[name].score == 0.0
-        assert feedback.startswith(f"{checks_by_name()[name].title}: failed.\n- ")
-        assert feedback.endswith(f"\nHint: {checks_by_name()[name].hint}")
+        assert feedback.startswith(f"{CHECKS_BY_NAME[name].title}: failed.\n- ")
+        assert feedback.endswith(f"\nHint: {CHECKS_BY_NAME[name].hint}")
         assert "Traceback" not in feedback and len(feedback.splitlines()) <= checks.MAX_PROBLEMS + 3
 
 
 # --------------------------------------------------------------------------- (c) valid variants keep full marks
 
+
+def _v(module: str, name: str, *old_new: str):
+    return pytest.param(module, list(zip(old_new[::2], old_new[1::2], strict=True)), id=name)
+
+
+DROPOUT_MASK = "np.random.random(x.shape) < keep_prob"
+INIT = "np.random.randn(in_features, out_features) * scale"
 VALID = [
-    (
-        "03_layers",
-        "dropout mask from np.random.rand",
-        [("np.random.random(x.shape) < keep_prob", "np.random.rand(*x.shape) < keep_prob")],
-    ),
-    (
+    _v("03_layers", "dropout mask from np.random.rand", DROPOUT_MASK, "np.random.rand(*x.shape) < keep_prob"),
+    _v(
         "03_layers",
         "dropout mask from np.random.binomial",
-        [("np.random.random(x.shape) < keep_prob", "np.random.binomial(1, keep_prob, x.shape).astype(bool)")],
+        DROPOUT_MASK,
+        "np.random.binomial(1, keep_prob, x.shape).astype(bool)",
     ),
-    (
-        "03_layers",
-        "dropout keeps where uniform >= p",
-        [("np.random.random(x.shape) < keep_prob", "np.random.uniform(size=x.shape) >= self.p")],
-    ),
-    (
+    _v("03_layers", "dropout keeps where uniform >= p", DROPOUT_MASK, "np.random.uniform(size=x.shape) >= self.p"),
+    _v(
         "03_layers",
         "dropout scales with np.where",
-        [("return Tensor(x.data * mask / keep_prob)", "return Tensor(np.where(mask, x.data / keep_prob, 0))")],
+        "return Tensor(x.data * mask / keep_prob)",
+        "return Tensor(np.where(mask, x.data / keep_prob, 0))",
     ),
-    (
+    _v(
         "03_layers",
         "a fresh unseeded Generator per dropout call",
-        [("np.random.random(x.shape) < keep_prob", "np.random.default_rng().random(x.shape) < keep_prob")],
+        DROPOUT_MASK,
+        "np.random.default_rng().random(x.shape) < keep_prob",
     ),
-    (
-        "03_layers",
-        "init with np.random.normal",
-        [
-            (
-                "np.random.randn(in_features, out_features) * scale",
-                "np.random.normal(0.0, scale, (in_features, out_features))",
-            )
-        ],
-    ),
-    (
+    _v("03_layers", "init with np.random.normal", INIT, "np.random.normal(0.0, scale, (in_features, out_features))"),
+    _v(
         "03_layers",
         "one module-level default_rng Generator",
-        [
-            ("import numpy as np\n", "import numpy as np\n\n_RNG = np.random.default_rng()\n"),
-            (
-                "np.random.randn(in_features, out_features) * scale",
-                "_RNG.standard_normal((in_features, out_features)) * scale",
-            ),
-            ("np.random.random(x.shape) < keep_prob", "_RNG.random(x.shape) < keep_prob"),
-        ],
+        "import numpy as np\n",
+        "import numpy as np\n\n_RNG = np.random.default_rng()\n",
+        INIT,
+        "_RNG.standard_normal((in_features, out_features)) * scale",
+        DROPOUT_MASK,
+        "_RNG.random(x.shape) < keep_prob",
     ),
-    (
+    _v(
         "03_layers",
         "forward in float64",
-        [
-            (
-                "output = x.data @ self.weight.data",
-                "output = x.data.astype(np.float64) @ self.weight.data.astype(np.float64)",
-            )
-        ],
+        "output = x.data @ self.weight.data",
+        "output = x.data.astype(np.float64) @ self.weight.data.astype(np.float64)",
     ),
-    (
+    _v(
         "02_activations",
         "sigmoid via tanh",
-        [("np.where(x.data >= 0, 1 / (1 + e), e / (1 + e))", "0.5 * (1 + np.tanh(x.data / 2))")],
+        "np.where(x.data >= 0, 1 / (1 + e), e / (1 + e))",
+        "0.5 * (1 + np.tanh(x.data / 2))",
     ),
-    (
+    _v(
         "02_activations",
         "softmax via log-sum-exp",
-        [
-            (
-                "Tensor(e / e.sum(axis=self.dim, keepdims=True))",
-                "Tensor(np.exp(shifted - np.log(e.sum(axis=self.dim, keepdims=True))))",
-            )
-        ],
+        "Tensor(e / e.sum(axis=self.dim, keepdims=True))",
+        "Tensor(np.exp(shifted - np.log(e.sum(axis=self.dim, keepdims=True))))",
     ),
-    ("01_tensor", "Tensor copies its data", [("self.data = np.asarray(data,", "self.data = np.array(data,")]),
+    _v("01_tensor", "Tensor copies its data", "self.data = np.asarray(data,", "self.data = np.array(data,"),
 ]
 
 
-@pytest.mark.parametrize(("module", "name", "edits"), VALID, ids=[name for _, name, _ in VALID])
-def test_valid_variant_scores_full_marks(module, name, edits, tmp_path):
+@pytest.mark.parametrize(("module", "edits"), VALID)
+def test_valid_variant_scores_full_marks(module, edits, tmp_path):
     verdicts = run_checks(module, student_package(tmp_path, module, edits))
     assert {n: v.feedback for n, v in verdicts.items() if not v.passed} == {}
     assert sum(v.score for v in verdicts.values()) == sum(c.points for c in CHECKS[module])
@@ -629,7 +612,7 @@ def test_check_names_a_tampered_array_and_a_tampered_manifest(tmp_path, capsys):
 
 
 def test_grade_reports_probe_errors_and_unreadable_outputs_plainly():
-    check = checks_by_name()["linear-forward-matches-numpy"]
+    check = CHECKS_BY_NAME["linear-forward-matches-numpy"]
     fixture = load_fixtures("03_layers")[check.probe]
     verdict = grade(check, None, fixture, "ValueError: cannot matmul (6, 4) @ (3, 4)")
     problem = "your code stopped with an error: ValueError: cannot matmul (6, 4) @ (3, 4)"

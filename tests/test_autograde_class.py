@@ -19,6 +19,7 @@ import pytest
 from autograde.checks import CHECKS
 from autograde.classroom import copy_course, grade_class, nbgrader
 from autograde.samples import CLASS, solve, write_class
+from autograde.sandbox import child_pids
 from tinytorch_course import settings
 
 MODULE = "03_layers"
@@ -161,7 +162,7 @@ def test_a_killed_run_is_completed_by_the_next_with_every_student_graded_once(co
         assert chunk, f"the runner ended before grading 2 students: {lines}"
         output += chunk
         lines = output.decode().split("\n")[:-1]  # complete lines only
-    workers = _children(runner.pid)
+    workers = child_pids(runner.pid)
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     assert len(workers) == 2 and _all_gone(workers, within=5), "the workers die with the runner"
@@ -233,17 +234,6 @@ def test_unknown_students_and_modules_are_refused(course):
         grade_class(course, MODULE, students=["nobody"], progress=lambda line: None)
     with pytest.raises(ValueError, match="02_activations is not in the gradebook"):
         grade_class(course, "02_activations", progress=lambda line: None)
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            if entry.name.isdigit() and int((entry / "stat").read_text().rpartition(")")[2].split()[1]) == pid:
-                found.append(int(entry.name))
-        except OSError:
-            pass
-    return found
 
 
 def _all_gone(pids: list[int], within: float) -> bool:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import strict_float_errors
-from hypothesis import given, settings
+from conftest import FAST, U32, assert_sum_close, finite32, strict_float_errors
+from hypothesis import given
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
@@ -24,9 +24,6 @@ from tinytorch.core.activations import Module, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.layers import Dropout, Layer, Linear, Sequential
 from tinytorch.core.tensor import Tensor
 
-FAST = settings(max_examples=50, deadline=None)
-
-U32 = 2.0**-24  # float32 unit roundoff
 FAIL_PROB = 1e-9
 LOG_TERM = math.log(2 / FAIL_PROB)  # ~21.4
 
@@ -40,18 +37,6 @@ def bernstein_halfwidth(variance_sum, max_abs):
     """
     a = LOG_TERM * max_abs / 3
     return a + math.sqrt(a * a + 2 * LOG_TERM * variance_sum)
-
-
-def assert_affine_close(actual, expected64, abs_sum64, n_terms):
-    """float32 result of x @ W (+ b), n_terms products per output, against the float64 reference.
-
-    Error bound for any summation order: gamma_n * (|x| @ |W| + |b|), gamma_n = n u / (1 - n u)
-    (Higham, Accuracy and Stability, eq. 3.5); n = n_terms + 1 also covers the bias addition.
-    """
-    n = n_terms + 1
-    bound = n * U32 / (1 - n * U32) * abs_sum64 + 1e-30  # 1e-30: float32 underflow slack
-    error = np.abs(np.asarray(actual, dtype=np.float64) - expected64)
-    assert np.all(error <= bound), f"max error {np.max(error)} exceeds float32 bound {np.max(bound)}"
 
 
 def linear_ref(x, layer):
@@ -153,7 +138,7 @@ def test_linear_without_bias():
     assert len(params) == 1 and params[0] is layer.weight
     x = np.random.randn(3, 4).astype(np.float32)
     expected, abs_sum = linear_ref(x, layer)
-    assert_affine_close(layer(Tensor(x)).data, expected, abs_sum, n_terms=4)
+    assert_sum_close(layer(Tensor(x)).data, expected, abs_sum, n_terms=4)
     assert repr(layer) == "Linear(in_features=4, out_features=2, bias=False)"
 
 
@@ -195,9 +180,9 @@ def test_linear_forward_equals_x_at_w_plus_b():
     assert out.shape == (5, 3)
     assert out.dtype == np.float32
     expected, abs_sum = linear_ref(x, layer)
-    assert_affine_close(out.data, expected, abs_sum, n_terms=4)
+    assert_sum_close(out.data, expected, abs_sum, n_terms=4)
     # also via forward() directly
-    assert_affine_close(layer.forward(Tensor(x)).data, expected, abs_sum, n_terms=4)
+    assert_sum_close(layer.forward(Tensor(x)).data, expected, abs_sum, n_terms=4)
 
 
 def test_linear_forward_uses_weight_orientation_in_by_out():
@@ -222,7 +207,7 @@ def test_linear_input_shapes(x_shape, out_shape):
     assert out.shape == out_shape
     assert out.dtype == np.float32
     expected, abs_sum = linear_ref(x, layer)
-    assert_affine_close(out.data, expected, abs_sum, n_terms=6)
+    assert_sum_close(out.data, expected, abs_sum, n_terms=6)
 
 
 def test_linear_integer_input_gives_float32_output():
@@ -231,7 +216,7 @@ def test_linear_integer_input_gives_float32_output():
     out = layer(Tensor(x, dtype=np.int64))
     assert out.dtype == np.float32
     expected, abs_sum = linear_ref(x, layer)
-    assert_affine_close(out.data, expected, abs_sum, n_terms=3)
+    assert_sum_close(out.data, expected, abs_sum, n_terms=3)
 
 
 @pytest.mark.parametrize("x_shape", [(2, 5), (5,), (2, 3, 1)])
@@ -474,8 +459,8 @@ def test_sequential_applies_layers_in_order():
     lin_then_relu = Sequential(lin, ReLU())(Tensor(x)).data
     relu_then_lin = Sequential(ReLU(), lin)(Tensor(x)).data
     abs_sum = np.abs(x64) @ np.abs(w64) + np.abs(b64)
-    assert_affine_close(lin_then_relu, np.maximum(x64 @ w64 + b64, 0), abs_sum, n_terms=3)  # relu is 1-Lipschitz
-    assert_affine_close(relu_then_lin, np.maximum(x64, 0) @ w64 + b64, abs_sum, n_terms=3)
+    assert_sum_close(lin_then_relu, np.maximum(x64 @ w64 + b64, 0), abs_sum, n_terms=3)  # relu is 1-Lipschitz
+    assert_sum_close(relu_then_lin, np.maximum(x64, 0) @ w64 + b64, abs_sum, n_terms=3)
     assert not np.allclose(lin_then_relu, relu_then_lin)
 
     # with hand-checkable non-commuting layers: (x + 1) then relu vs relu then (x + 1)
@@ -641,7 +626,7 @@ def test_sequential_repr_multiline():
     x=arrays(
         np.float32,
         array_shapes(min_dims=1, max_dims=3, max_side=5),
-        elements=st.floats(-1e3, 1e3, width=32, allow_subnormal=False),
+        elements=finite32,
     )
 )
 def test_sequential_of_identity_like_layers_is_identity(x):
