@@ -23,7 +23,7 @@ from autograde.sandbox import child_pids
 from tinytorch_course import settings
 
 MODULE = "03_layers"
-RELEASE = settings.ROOT / "modules" / MODULE / f"{MODULE}.ipynb"
+RELEASE = settings.load().released(MODULE)
 CELLS = len(CHECKS[MODULE])  # one graded cell per check
 # pasted: the reference solution plus a test cell pasted from module 02, whose grade_id module 03 does not have
 FIRST = {"ada": 32, "ada2": 32, "ada3": 32, "ada4": 32, "bob": 22, "zed": 0, "pasted": 32}
@@ -94,7 +94,7 @@ def course(tmp_path_factory) -> Path:
     notebook(course, "truncated").write_text(RELEASE.read_text()[:5000])
     notebook(course, "oldformat").parent.mkdir(parents=True)
     notebook(course, "oldformat").write_text(json.dumps(json.loads(RELEASE.read_text()) | {"nbformat": 3}))
-    other = json.loads((settings.ROOT / "modules" / "02_activations" / "02_activations.ipynb").read_text())
+    other = json.loads(settings.load().released("02_activations").read_text())
     pasted = json.loads(notebook(course, "pasted").read_text())
     pasted["cells"].append(next(c for c in other["cells"] if c["metadata"].get("nbgrader", {}).get("grade")))
     notebook(course, "pasted").write_text(json.dumps(pasted))

@@ -24,7 +24,7 @@ FAST = ["--TrustedChecks.timeout=8", "--TrustedChecks.probe_timeout=1.5"]  # mal
 def submission(course: Path, student: str) -> Path:
     path = course / "submitted" / student / MODULE / f"{MODULE}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
-    shutil.copy(ROOT / "modules" / MODULE / f"{MODULE}.ipynb", path)
+    shutil.copy(settings.load().released(MODULE), path)
     return path
 
 
@@ -53,7 +53,7 @@ def graded(tmp_path_factory):
     )
     solve(copycat, MODULE, lambda gid, src: src + "\n" + steal if gid == "sequential-implementation" else src)
     # not a notebook any more, and a notebook of the wrong format
-    submission(course, "truncated").write_text((ROOT / "modules" / MODULE / f"{MODULE}.ipynb").read_text()[:5000])
+    submission(course, "truncated").write_text(settings.load().released(MODULE).read_text()[:5000])
     old = submission(course, "oldformat")
     old.write_text(json.dumps(json.loads(old.read_text()) | {"nbformat": 3}))
 

@@ -19,7 +19,7 @@ from tinytorch_course import settings
 ROOT = settings.ROOT
 COURSE_ID = settings.load().course_id
 MODULE = "03_layers"
-RELEASED = ROOT / "modules" / MODULE / f"{MODULE}.ipynb"
+RELEASED = settings.load().released(MODULE)
 NBGRADER = Path(sys.executable).parent / "nbgrader"
 EXCHANGE_MODE = 0o777  # what `nbgrader release_assignment` itself gives an exchange root it creates
 MARKERS = ("# marker: ada-1", "# marker: ada-2", "# marker: grace-1")

@@ -26,7 +26,7 @@ STUB = "raise NotImplementedError()"
 
 
 def released(module):
-    return notebooks.read(ROOT / "modules" / module / f"{module}.ipynb")
+    return notebooks.read(COURSE.released(module))
 
 
 def instructor(module):
@@ -122,7 +122,7 @@ def test_every_stubbed_function_raises_not_implemented(module):
 
 def test_a_blank_release_fails_every_graded_cell_only_through_its_stubs():
     for module in MODULES:
-        path = ROOT / "modules" / module / f"{module}.ipynb"
+        path = COURSE.released(module)
         run = notebooks.execute(path, COURSE.cell_timeout)
         errors = {f.error.split(":")[0] for f in run.failures}
         assert errors == {"NotImplementedError"}, f"{module}: unexpected errors {run.failures}"

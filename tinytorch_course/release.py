@@ -25,5 +25,5 @@ def release(modules: tuple[str, ...] | None = None, root: Path = settings.ROOT) 
         result = api.generate_assignment(module, force=True)
         if not result["success"]:
             raise RuntimeError(f"nbgrader generate_assignment {module} failed:\n{result['error']}\n{result['log']}")
-        written.append(root / "modules" / module / f"{module}.ipynb")
+        written.append(course.released(module))
     return written

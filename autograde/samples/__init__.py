@@ -90,7 +90,7 @@ def apply(edits: Edits) -> Callable[[str, str], str]:
 
 def write_class(submitted: Path, module: str = "03_layers", students: dict[str, Edits | None] = CLASS) -> list[str]:
     """Write submitted/<student>/<module>/<module>.ipynb for each student; returns the student ids."""
-    release = settings.ROOT / "modules" / module / f"{module}.ipynb"
+    release = settings.load().released(module)
     solutions = reference_solutions(module)
     for student, edits in students.items():
         notebook = submitted / student / module / f"{module}.ipynb"
