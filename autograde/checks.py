@@ -33,8 +33,6 @@ MAX_PROBLEMS = 4  # problems listed in one feedback
 class Fixture:
     """One probe's trusted data: inputs (the only part the sandbox sees) and the reference's outputs."""
 
-    probe: str
-    seed: int
     inputs: Arrays
     expected: Arrays
     rtol: float = 0.0
@@ -49,6 +47,10 @@ class Verdict:
     feedback: str  # student-facing
 
 
+# A rule returns the problems it finds in a probe's outputs; a check passes when its rules find none.
+Rule = Callable[[Arrays, Fixture], list[str]]
+
+
 @dataclass(frozen=True)
 class Check:
     name: str  # == grade_id of the notebook cell it scores
@@ -57,10 +59,7 @@ class Check:
     title: str
     hint: str
     probe: str  # function in autograde/probes/<PROBE_MODULES[module]>.py
-    judge: Callable[[Arrays, Fixture], Verdict]
-
-
-Rule = Callable[[Arrays, Fixture], list[str]]
+    rules: tuple[Rule, ...]
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -81,16 +80,14 @@ def load_fixtures(module: str, root: Path = FIXTURES) -> dict[str, Fixture]:
     for probe, entry in meta["entries"].items():
         parts: dict[str, Arrays] = {"in": {}, "out": {}}
         order = [f"in/{k}" for k in entry["inputs"]] + [f"out/{k}" for k in entry["outputs"]]
-        for key, info in sorted(entry["arrays"].items(), key=lambda item: order.index(item[0])):
+        for key in order:
             a = arrays[f"{probe}/{key}"]
-            if digest(a) != info["sha256"]:
+            if digest(a) != entry["arrays"][key]["sha256"]:
                 raise ValueError(f"fixture {module}/{probe}/{key} does not match its checksum")
             a.setflags(write=False)
             part, name = key.split("/", 1)
             parts[part][name] = a
-        fixtures[probe] = Fixture(
-            probe, entry["seed"], parts["in"], parts["out"], entry["rtol"], entry["atol"], entry["labels"]
-        )
+        fixtures[probe] = Fixture(parts["in"], parts["out"], entry["rtol"], entry["atol"], entry["labels"])
     return fixtures
 
 
@@ -121,24 +118,19 @@ def _feedback(check_title: str, hint: str, problems: list[str]) -> str:
 def grade(check: Check, outputs: Arrays | None, fixture: Fixture, error: str | None = None) -> Verdict:
     """The verdict on one check from its probe's outputs, or from the error that stopped the probe."""
     if outputs is None:
-        problem = f"your code stopped with an error: {_short(error or 'no result', 300)}"
-        return Verdict(False, 0.0, _feedback(check.title, check.hint, [problem]))
-    try:
-        return check.judge(outputs, fixture)
-    except Exception as e:  # malformed outputs: report without a grader traceback
-        problem = f"the results of your code could not be checked ({type(e).__name__})"
-        return Verdict(False, 0.0, _feedback(check.title, check.hint, [problem]))
+        problems = [f"your code stopped with an error: {_short(error or 'no result', 300)}"]
+    else:
+        try:
+            problems = [p for rule in check.rules for p in rule(outputs, fixture)]
+        except Exception as e:  # malformed outputs: report without a grader traceback
+            problems = [f"the results of your code could not be checked ({type(e).__name__})"]
+    score = 0.0 if problems else float(check.points)
+    return Verdict(not problems, score, _feedback(check.title, check.hint, problems))
 
 
 def _check(module: str, name: str, points: float, title: str, hint: str, *rules: Rule) -> Check:
     """A check scored by its rules (default: expected_outputs) on the probe named like it (dashes -> underscores)."""
-    rules = rules or (expected_outputs,)
-
-    def judge(outputs: Arrays, fixture: Fixture) -> Verdict:
-        problems = [p for rule in rules for p in rule(outputs, fixture)]
-        return Verdict(not problems, 0.0 if problems else float(points), _feedback(title, hint, problems))
-
-    return Check(name, module, points, title, hint, name.replace("-", "_"), judge)
+    return Check(name, module, points, title, hint, name.replace("-", "_"), rules or (expected_outputs,))
 
 
 # --------------------------------------------------------------------------- rules
@@ -712,7 +704,3 @@ CHECKS: dict[str, tuple[Check, ...]] = {
         ),
     ),
 }
-
-
-def all_checks() -> list[Check]:
-    return [check for checks in CHECKS.values() for check in checks]

@@ -38,7 +38,7 @@ def diff(got, expected, *, rtol: float = 0.0, atol: float = 0.0, name: str = "ou
     """None if `got` matches `expected`, else a one-line report naming `name`.
 
     Values match when |got - expected| <= atol + rtol * |expected| (NaN matches NaN, inf matches inf of the
-    same sign). `dtype` is the dtype `got` must have (default: expected's dtype; pass False to skip).
+    same sign). `dtype` is the dtype `got` must have (default: expected's dtype).
     """
     got, expected = np.asarray(got), np.asarray(expected)
     if got.dtype.kind not in "biuf":
@@ -50,7 +50,7 @@ def diff(got, expected, *, rtol: float = 0.0, atol: float = 0.0, name: str = "ou
         return text
     problems = []
     want = expected.dtype if dtype is None else dtype
-    if want is not False and got.dtype != np.dtype(want):
+    if got.dtype != np.dtype(want):
         problems.append(f"dtype {got.dtype}, expected {np.dtype(want)}")
     g, e = got.astype(np.float64).ravel(), expected.astype(np.float64).ravel()
     with np.errstate(invalid="ignore", over="ignore"):
