@@ -10,10 +10,13 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
+sys.path.insert(0, str(ROOT))  # the course tooling, even when nbgrader runs from a bare interpreter
+
+from tinytorch_course import settings  # noqa: E402
+
 # nbgrader shells out to `alembic` when it creates a gradebook; find it beside this interpreter even
 # when nbgrader was started as .venv/bin/nbgrader without activating the venv.
-os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-sys.path.insert(0, str(ROOT))  # the course tooling, even when nbgrader runs from a bare interpreter
+os.environ["PATH"] = settings.tool_env()["PATH"]
 
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
@@ -27,7 +30,6 @@ from nbgrader.preprocessors import (  # noqa: E402
 )
 
 from autograde.preprocessors import ForgetUnknownCells, TrustedChecks  # noqa: E402
-from tinytorch_course import settings  # noqa: E402
 
 course = settings.load()
 c = get_config()  # noqa: F821 -- injected by traitlets when it loads this file

@@ -75,8 +75,7 @@ def copy_course(dest: Path, root: Path = settings.ROOT) -> Path:
 
 def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
     """Run an nbgrader command of this interpreter's environment in `course`."""
-    env = os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    return subprocess.run(["nbgrader", *args], cwd=course, env=env, capture_output=True, text=True)
+    return subprocess.run(["nbgrader", *args], cwd=course, env=settings.tool_env(), capture_output=True, text=True)
 
 
 def grade_table(course: Path, module: str = MODULE, students: Collection[str] | None = None) -> str:

@@ -6,7 +6,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,9 +17,7 @@ ROOT = settings.ROOT
 MODULES = COURSE.modules
 MARKER = re.compile(r"^\s*### (BEGIN|END) (SOLUTION|HIDDEN TESTS)\s*$", re.MULTILINE)
 # Run tools of this venv without the user's IN_TEST (it turns nbdev-export into a silent no-op).
-TOOL_ENV = {k: v for k, v in os.environ.items() if k != "IN_TEST"} | {
-    "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
-}
+TOOL_ENV = settings.tool_env({k: v for k, v in os.environ.items() if k != "IN_TEST"})
 
 
 def code_cells(module):

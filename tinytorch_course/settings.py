@@ -1,6 +1,9 @@
 """The course settings in `settings.ini`, read with the standard library."""
 
 import configparser
+import os
+import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,3 +46,9 @@ def load(path: Path = ROOT / "settings.ini") -> Settings:
         probe_timeout=parser.getfloat("grading", "probe_timeout"),
         memory_mb=parser.getint("grading", "memory_mb"),
     )
+
+
+def tool_env(base: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """`base` with this interpreter's bin/ first on PATH, so that the venv's tools (nbgrader, the alembic it
+    shells out to, nbdev-export) are found even when the venv was never activated."""
+    return {**base, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"}
