@@ -17,17 +17,19 @@ from tinytorch_course import settings
 
 def demo() -> int:
     course = copy_course(settings.ROOT / "build" / "sample-course")
-    done = nbgrader(course, "generate_assignment", MODULE, "--force")
-    if done.returncode:
-        print(done.stderr, file=sys.stderr)
+
+    def run(*args: str) -> bool:
+        done = nbgrader(course, *args)
+        if done.returncode:
+            print(f"nbgrader {args[0]} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
+        return done.returncode == 0
+
+    if not run("generate_assignment", MODULE, "--force"):
         return 1
     students = write_class(course / "submitted", MODULE)
     print(f"Grading {MODULE} for the sample class ({', '.join(students)}) with nbgrader and the trusted checks...")
-    done = nbgrader(course, "autograde", MODULE)
-    if done.returncode:
-        print(done.stderr[-3000:], file=sys.stderr)
+    if not (run("autograde", MODULE) and run("generate_feedback", MODULE)):
         return 1
-    nbgrader(course, "generate_feedback", MODULE)
     print(grade_table(course))
     print(f"\nGradebook: {course.relative_to(settings.ROOT)}/gradebook.db; feedback: .../feedback/<student>/{MODULE}/")
     return 0
