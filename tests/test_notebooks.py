@@ -94,6 +94,7 @@ def test_every_graded_cell_has_the_trusted_check_of_its_name_and_points(module):
 
     cells = {notebooks.nbgrader(c)["grade_id"]: c for c in code_cells(module) if notebooks.nbgrader(c).get("grade")}
     checks = {check.name: check for check in CHECKS[module]}
+    assert len(checks) == len(CHECKS[module]), f"{module}: two checks with one name"
     assert sorted(cells) == sorted(checks), f"{module}: cells without a check or checks without a cell"
     for name, cell in cells.items():
         assert notebooks.nbgrader(cell)["points"] == checks[name].points, name
