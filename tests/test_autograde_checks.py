@@ -19,6 +19,7 @@ import shutil
 import sys
 import uuid
 import warnings
+import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -96,6 +97,7 @@ def run_checks(module: str, folder: Path | None = None, seed: int | None = None)
         except Exception as e:  # the sandbox's "import-failed"
             results = {check.probe: (None, f"{type(e).__name__}: {e}") for check in CHECKS[module]}
         for probe in {check.probe for check in CHECKS[module]} - set(results):
+            np.random.seed(zlib.crc32(probe.encode()))  # probes that do not seed still draw the same masks each run
             try:
                 outputs = getattr(probes, probe)({k: v.copy() for k, v in fixtures[probe].inputs.items()})
                 results[probe] = (_through_npz(outputs), None)
@@ -652,3 +654,50 @@ def test_diff_counts_exactly_the_changed_elements(expected, data):
     assert report is None if count == 0 else report.count(", got ") == min(count, compare.SHOWN)
     if count and expected.size > 1:
         assert f"{count} of {expected.size} elements differ" in report
+
+
+# --------------------------------------------------------------------------- verdicts recorded before a refactor
+
+# Score and feedback of every check for the reference, every mutant and every valid variant, recorded with
+# `python -c "from tests.test_autograde_checks import record_verdicts; record_verdicts()"`. A refactor of the grader
+# must leave them as they are; a deliberate change of a verdict re-records them in the same commit.
+RECORDED_VERDICTS = ROOT / "tests" / "data" / "verdicts.json"
+_DECIMAL = re.compile(r"-?\d+\.\d+(?:e[-+]?\d+)?|-?\d+e[-+]?\d+")
+
+
+def _portable(feedback: str) -> str:
+    """Feedback with every decimal number rounded to 4 significant digits: errors of matrix products differ in their
+    last digits between BLAS kernels, the text a student reads does not."""
+    return _DECIMAL.sub(lambda m: f"{float(m[0]):.4g}", feedback)
+
+
+def _as_recorded(verdicts: dict[str, Verdict]) -> dict[str, list]:
+    return {name: [verdict.score, _portable(verdict.feedback)] for name, verdict in verdicts.items()}
+
+
+def _cases(tmp_path: Path):
+    """(case name, module, package folder) for the reference, every mutant and every valid variant."""
+    for module in CHECKS:
+        yield f"reference {module}", module, ROOT
+    for mutant in MUTANTS:
+        module = COMPONENTS[mutant.component]
+        yield f"mutant {mutant.name}", module, student_package(tmp_path, module, mutant.edits)
+    for variant in VALID:
+        module, edits = variant.values
+        yield f"valid {variant.id}", module, student_package(tmp_path, module, edits)
+
+
+def record_verdicts() -> None:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        recorded = {case: _as_recorded(run_checks(module, folder)) for case, module, folder in _cases(Path(tmp))}
+    RECORDED_VERDICTS.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
+
+
+def test_verdicts_are_those_recorded(tmp_path):
+    recorded = json.loads(RECORDED_VERDICTS.read_text())
+    cases = list(_cases(tmp_path))
+    assert sorted(case for case, _, _ in cases) == sorted(recorded)
+    for case, module, folder in cases:
+        assert _as_recorded(run_checks(module, folder)) == recorded[case], case
