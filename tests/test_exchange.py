@@ -13,8 +13,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from autograde.classroom import copy_course
 from tinytorch_course import settings
+from tinytorch_course.course import copy_course
 
 ROOT = settings.ROOT
 COURSE_ID = settings.load().course_id

@@ -29,11 +29,17 @@ def executed(request):
     return notebooks.execute(COURSE.notebook(request.param), COURSE.cell_timeout)
 
 
-def test_settings_list_each_module_with_its_notebook_and_components():
-    assert MODULES == ("01_tensor", "02_activations", "03_layers")
+def test_settings_list_each_module_with_its_notebook_export_and_components():
+    assert MODULES[:3] == ("01_tensor", "02_activations", "03_layers")
     for module in MODULES:
         assert COURSE.notebook(module).is_file(), f"missing {COURSE.notebook(module)}"
         assert COURSE.components[module], f"settings.ini lists no components for {module}"
+        default_exp = [
+            found[1]
+            for cell in code_cells(module)
+            if (found := re.match(r"#\|\s*default_exp\s+(\S+)", notebooks.source(cell)))
+        ]
+        assert default_exp == [COURSE.exports[module]], f"{module}: settings.ini [exports] and `#| default_exp` differ"
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -12,8 +12,8 @@ import shutil
 
 import pytest
 
-from autograde.classroom import copy_course
 from tinytorch_course import notebooks, release, settings
+from tinytorch_course.course import copy_course
 
 COURSE = settings.load()
 ROOT = settings.ROOT
