@@ -14,8 +14,10 @@ import functools
 import importlib.util
 import io
 import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 import uuid
 import warnings
@@ -564,36 +566,206 @@ def test_valid_variant_scores_full_marks(module, edits, tmp_path):
 # --------------------------------------------------------------------------- (d) fixtures
 
 
-def test_fixtures_are_up_to_date_and_byte_for_byte_reproducible(tmp_path, capsys):
+def _cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them (none elsewhere)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return set()
+    return set(next((line.split(":", 1)[1].split() for line in lines if line.startswith("flags")), []))
+
+
+# OpenBLAS's x86-64 kernel families and the instructions each needs (Zen runs Haswell's kernels; Nehalem's round
+# these products as Prescott's do). Forcing a kernel the CPU lacks may crash OpenBLAS: only those it runs are forced.
+BLAS_KERNELS = {
+    "Sandybridge": {"avx"},
+    "Haswell": {"avx2", "fma"},
+    "SkylakeX": {"avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl"},
+}
+MACHINES = {  # Prescott (SSE3) runs wherever NumPy does, with 1 and 2 threads; the others alternate
+    "Prescott-1-thread": {"OPENBLAS_CORETYPE": "Prescott", "OPENBLAS_NUM_THREADS": "1"},
+    "Prescott-2-threads": {"OPENBLAS_CORETYPE": "Prescott", "OPENBLAS_NUM_THREADS": "2"},
+    **{
+        f"{kernel}-{1 + k % 2}-thread{'s' * (k % 2)}": {
+            "OPENBLAS_CORETYPE": kernel,
+            "OPENBLAS_NUM_THREADS": str(1 + k % 2),
+        }
+        for k, kernel in enumerate(kernel for kernel, needs in BLAS_KERNELS.items() if needs <= _cpu_flags())
+    },
+    "numpy-baseline-simd": {"NPY_DISABLE_CPU_FEATURES": "every SIMD target above the baseline"},
+}
+
+
+def _numpy_simd_targets() -> str:
+    """NumPy's SIMD targets above its baseline on this machine, as NPY_DISABLE_CPU_FEATURES names them ("" before
+    NumPy 2.0, which cannot list them: its default paths run)."""
+    try:
+        from numpy.lib.introspect import opt_func_info
+    except ImportError:
+        return ""
+    found = {
+        t for signatures in opt_func_info().values() for sig in signatures.values() for t in sig["available"].split()
+    }
+    return " ".join(sorted(t for t in found if not t.startswith("baseline")))
+
+
+def _make_fixtures(*args: str, **env: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "autograde.make_fixtures", *args]
+    return subprocess.run(command, cwd=ROOT, env=os.environ | env, capture_output=True, text=True, timeout=120)
+
+
+def _copy_of_fixtures(tmp_path: Path) -> Path:
+    folder = tmp_path / "fixtures"
+    shutil.copytree(checks.FIXTURES, folder)
+    return folder
+
+
+def _members(folder: Path, module: str) -> dict[str, np.ndarray]:
+    with np.load(folder / f"{module}.npz", allow_pickle=False) as npz:
+        return {key: npz[key] for key in npz.files}
+
+
+def _edit_manifest(folder: Path, edit) -> None:
+    manifest = json.loads((folder / "manifest.json").read_text())
+    edit(manifest)
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+
+
+def _put(folder: Path, module: str, member: str, array: np.ndarray, *, checksum: bool = False) -> None:
+    """Store `array` as `member` ("probe/in/x") of the module's npz, with its sha256 in the manifest if `checksum`."""
+    make_fixtures.write_npz(folder / f"{module}.npz", _members(folder, module) | {member: array})
+    probe, key = member.split("/", 1)
+
+    def record_checksum(manifest: dict) -> None:
+        manifest["modules"][module]["entries"][probe]["arrays"][key]["sha256"] = checks.digest(array)
+
+    if checksum:
+        _edit_manifest(folder, record_checksum)
+
+
+def test_fixtures_are_up_to_date(capsys):
     assert make_fixtures.main(["--check"]) == 0
-    assert "fixtures are up to date" in capsys.readouterr().out
-    first, second = make_fixtures.write(tmp_path / "a"), make_fixtures.write(tmp_path / "b")
-    assert first == second
-    for path in sorted((tmp_path / "a").iterdir()):
-        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+    assert capsys.readouterr().out.startswith("fixtures are up to date")
     committed = json.loads((checks.FIXTURES / "manifest.json").read_text())
-    assert first["modules"] == committed["modules"]
     assert committed["generator_version"] == make_fixtures.GENERATOR_VERSION
 
 
-def test_check_names_a_tampered_array_and_a_tampered_manifest(tmp_path, capsys):
-    folder = tmp_path / "fixtures"
-    shutil.copytree(checks.FIXTURES, folder)
-    with np.load(folder / "03_layers.npz", allow_pickle=False) as npz:
-        members = {key: npz[key] for key in npz.files}
-    key = "linear_hidden_reference_outputs/out/y"
-    members[key] = members[key] + np.float32(1e-3)
-    make_fixtures.write_npz(folder / "03_layers.npz", members)
+@pytest.mark.parametrize("env", MACHINES.values(), ids=MACHINES.keys())
+def test_fixtures_hold_under_every_blas_kernel_thread_count_and_numpy_simd_path(env):
+    """Matrix products and exp/tanh round differently there (the committed fixtures were made on an AVX-512 CPU:
+    5 entries differ in their bytes under the Prescott kernel, 8 on NumPy's baseline); the tolerance absorbs it."""
+    if "NPY_DISABLE_CPU_FEATURES" in env:
+        env = env | {"NPY_DISABLE_CPU_FEATURES": _numpy_simd_targets()}
+    result = _make_fixtures("--check", **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1].startswith("fixtures are up to date")
+
+
+def test_regenerating_under_another_blas_kernel_keeps_every_committed_byte(tmp_path):
+    folder = _copy_of_fixtures(tmp_path)
+    result = _make_fixtures("--out", str(folder), OPENBLAS_CORETYPE="Prescott", OPENBLAS_NUM_THREADS="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert ": 0 regenerated" in result.stdout
+    for path in sorted(checks.FIXTURES.iterdir()):
+        assert (folder / path.name).read_bytes() == path.read_bytes(), path.name
+
+
+def test_write_npz_reproduces_the_committed_files_byte_for_byte(tmp_path):
+    for module in make_fixtures.SPECS:
+        make_fixtures.write_npz(tmp_path / f"{module}.npz", _members(checks.FIXTURES, module))
+        assert (tmp_path / f"{module}.npz").read_bytes() == (checks.FIXTURES / f"{module}.npz").read_bytes()
+
+
+def test_drift_tolerance_follows_the_arithmetic_and_stays_within_half_the_grading_tolerance():
+    specs = {spec.probe: spec for specs in make_fixtures.SPECS.values() for spec in specs}
+    eps, subnormal, f32 = 2.0**-23, 2.0**-149, np.dtype(np.float32)
+    # 784 + 256 products behind each MLP output: sqrt(1040) roundings of partial sums of the outputs' size
+    mlp = make_fixtures.drift_tolerance(specs["sequential_hidden_deck_mlp_reference"], f32, 1.5)
+    assert mlp == pytest.approx((4 * eps, 4 * (subnormal + eps * 1040**0.5 * 1.5)), rel=1e-12)
+    assert mlp[1] < 1e-4 / 3  # the MLP's grading atol
+    # Linear(6, 4) would allow 4 * eps * sqrt(6) * 3 = 3.5e-6, more than half its grading atol of 1e-6
+    assert make_fixtures.drift_tolerance(specs["linear_hidden_reference_outputs"], f32, 3.0) == (4 * eps, 0.5e-6)
+    assert make_fixtures.drift_tolerance(specs["sigmoid_forward"], f32, 1.0) == (4 * eps, 4 * subnormal)
+    assert make_fixtures.drift_tolerance(specs["relu_forward"], f32, 1.0) == (0.0, 0.0)  # graded exactly
+    # float16 outputs (cast, never computed) are held to half the grading rtol of 1e-6, far below their ulp
+    assert make_fixtures.drift_tolerance(specs["tensor_creation_dtype"], np.dtype(np.float16), 1.0) == (5e-7, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("module", "probe", "key"),
+    [
+        ("01_tensor", "tensor_matmul", "mm_1"),
+        ("02_activations", "softmax_forward", "x0"),
+        ("03_layers", "linear_hidden_reference_outputs", "y"),
+        ("03_layers", "sequential_hidden_deck_mlp_reference", "y"),
+    ],
+)
+def test_check_names_an_output_changed_by_a_thousandth_with_its_checksum_updated(module, probe, key, tmp_path, capsys):
+    folder, member = _copy_of_fixtures(tmp_path), f"{probe}/out/{key}"
+    changed = _members(folder, module)[member].copy()
+    at = int(np.argsort(np.abs(changed), axis=None)[changed.size // 2])  # a typical element: the median magnitude
+    changed.reshape(-1)[at] *= np.float32(1.001)
+    _put(folder, module, member, changed, checksum=True)
+    load_fixtures(module, folder)  # the checksums agree: only regenerating catches the change
     assert make_fixtures.main(["--check", "--out", str(folder)]) == 1
-    assert "drift: 03_layers/linear_hidden_reference_outputs\n1 fixture entries drifted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    where = ", ".join(str(i) for i in np.unravel_index(at, changed.shape))
+    head = f"drift: {module}/{probe}\n  out/{key}, committed vs this machine's reference: 1 of {changed.size} elements"
+    assert out.count("drift:") == 1 and head in out and out.endswith("1 fixture entries drifted; regenerate them\n")
+    shown = rf"at \[{where}\] expected ([0-9.e-]+), got ([0-9.e-]+); tolerance rtol ([0-9.e-]+), atol ([0-9.e-]+)\n"
+    found = re.search(rf"max abs error [0-9.e-]+ at \[{where}\];.*{shown}", out)
+    assert found, out
+    expected, got, rtol, atol = map(float, found.groups())
+    assert got / expected == pytest.approx(1.001, abs=1e-5)
+    assert atol + rtol * abs(expected) < 1e-3 * abs(expected) / 10  # a thousandth is far beyond the tolerance
+
+
+def test_check_names_an_edited_manifest(tmp_path):
+    def edit(manifest):
+        entries = {module: meta["entries"] for module, meta in manifest["modules"].items()}
+        entries["02_activations"]["softmax_dim"]["rtol"] = 1e-3
+        entries["01_tensor"]["tensor_matmul"]["labels"]["mm_0"] = "edited"
+        entries["03_layers"]["linear_parameters"]["arrays"]["out/n_values"]["shape"] = [1]
+
+    folder = _copy_of_fixtures(tmp_path)
+    _edit_manifest(folder, edit)
+    drifted = make_fixtures.drift(folder)
+    assert sorted(drifted) == ["01_tensor/tensor_matmul", "02_activations/softmax_dim", "03_layers/linear_parameters"]
+    assert drifted["02_activations/softmax_dim"] == ["manifest rtol: committed 0.001, regenerated 1e-05"]
+    assert drifted["03_layers/linear_parameters"] == ["out/n_values: committed <i8 [1], now <i8 []"]
+    [labels] = drifted["01_tensor/tensor_matmul"]
+    assert labels.startswith("manifest labels: committed {") and "'mm_0': 'edited'" in labels
+
+
+def test_check_names_an_edited_npz_and_regenerating_rewrites_only_what_drifted(tmp_path):
+    folder = _copy_of_fixtures(tmp_path)
+    members, y = _members(folder, "03_layers"), "linear_hidden_reference_outputs/out/y"
+    _put(folder, "03_layers", y, members[y] + np.float32(1e-3))
+    _put(folder, "03_layers", "linear_hidden_no_bias/in/extra", np.zeros(2))
+    x = members["dropout_modes/in/x"].copy()
+    x[0, 0] = np.nextafter(x[0, 0], np.float32(3))  # inputs are exact: one ulp is a change
+    _put(folder, "03_layers", "dropout_modes/in/x", x, checksum=True)
+    drifted = make_fixtures.drift(folder)
+    assert drifted.pop("03_layers/linear_hidden_reference_outputs") == [
+        "out/y: the committed array does not match its sha256 in manifest.json"
+    ]
+    assert drifted.pop("03_layers/linear_hidden_no_bias") == [
+        "03_layers.npz holds arrays manifest.json does not list: linear_hidden_no_bias/in/extra"
+    ]
+    [dropout] = drifted.pop("03_layers/dropout_modes")
+    assert dropout.startswith("in/x, committed vs this machine's reference: 1 of 2000 elements differ") and not drifted
     with pytest.raises(ValueError, match="linear_hidden_reference_outputs/out/y does not match its checksum"):
         load_fixtures("03_layers", folder)
 
-    shutil.copy(checks.FIXTURES / "03_layers.npz", folder / "03_layers.npz")
-    manifest = json.loads((folder / "manifest.json").read_text())
-    manifest["modules"]["02_activations"]["entries"]["softmax_dim"]["rtol"] = 1e-3
-    (folder / "manifest.json").write_text(json.dumps(manifest))
-    assert make_fixtures.drift(folder) == ["02_activations/softmax_dim"]
+    _, rewritten = make_fixtures.write(folder)
+    assert sorted(rewritten) == [
+        "03_layers/dropout_modes",
+        "03_layers/linear_hidden_no_bias",
+        "03_layers/linear_hidden_reference_outputs",
+    ]
+    assert make_fixtures.drift(folder) == {}
+    for module in ("01_tensor", "02_activations"):
+        assert (folder / f"{module}.npz").read_bytes() == (checks.FIXTURES / f"{module}.npz").read_bytes()
 
 
 # --------------------------------------------------------------------------- feedback
