@@ -29,7 +29,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
-from autograde.preprocessors import ForgetUnknownCells, TrustedChecks  # noqa: E402
+from autograde.preprocessors import RestoreCells, SubmissionExporter, TrustedChecks  # noqa: E402
 
 course = settings.load()
 c = get_config()  # noqa: F821 -- injected by traitlets when it loads this file
@@ -44,17 +44,21 @@ c.Exchange.root = course.exchange_root
 # What students see where the reference solution was.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 
-# Grading. Sanitizing turns cells pasted from other notebooks into ordinary cells, restores every read-only
-# cell from the instructor's source (deleted ones too) and then drops the hidden tests, so they never reach a
-# student's kernel or feedback. Autograding does not run the notebook at all: TrustedChecks scores each graded
-# cell with the trusted check of its name, on the student's exported code in a sandbox (autograde/), and
-# nbgrader's SaveAutoGrades stores the scores as usual.
-c.OverwriteCells.add_missing_cells = True
+# Grading. A submitted file that is not a notebook fails alone, with its reason in the log (SubmissionExporter).
+# Sanitizing rebuilds the cell list on the released notebook's (RestoreCells: every graded, read-only and solution
+# cell once and in its place, deleted ones too; cells pasted from other notebooks become ordinary cells) before any
+# of nbgrader's preprocessors read the cells' metadata; nbgrader's own restoring of missing cells is off (it fails
+# when a missing graded cell follows a read-only one). It then drops the hidden tests, so they never reach a
+# student's feedback.
+# Autograding does not run the notebook at all: TrustedChecks scores each graded cell with the trusted check of its
+# name, on the student's exported code in a sandbox (autograde/), and nbgrader's SaveAutoGrades stores the scores.
+c.Autograde.exporter_class = SubmissionExporter
+c.OverwriteCells.add_missing_cells = False
 c.Autograde.sanitize_preprocessors = [
     ClearOutput,
+    RestoreCells,
     DeduplicateIds,
     OverwriteKernelspec,
-    ForgetUnknownCells,
     OverwriteCells,
     ClearHiddenTests,
     CheckCellMetadata,

@@ -28,7 +28,6 @@ import csv
 import ctypes
 import fcntl
 import glob
-import json
 import multiprocessing
 import os
 import re
@@ -350,20 +349,15 @@ def _grade_one(module: str, student: str, notebooks: list[str]) -> Outcome:
 
 def _notebook_problem(folder: Path, notebooks: list[str]) -> str | None:
     """What is wrong with the submitted notebooks as files, if anything: clearer than nbgrader's traceback."""
+    from autograde.preprocessors import notebook_problem  # imported already, by nbgrader_config.py
+
     for name in notebooks:
         path = folder / f"{name}.ipynb"
-        try:
-            nb = json.loads(path.read_bytes())
-        except FileNotFoundError:
+        if not path.is_file():
             return f"{path.name} is missing from the submission"
-        except UnicodeDecodeError:
-            return "not a readable notebook (not UTF-8 text)"
-        except json.JSONDecodeError as error:
-            return f"not a readable notebook (JSON error at line {error.lineno})"
-        if not isinstance(nb, dict) or "nbformat" not in nb:
-            return "not a notebook (JSON without an nbformat version)"
-        if nb["nbformat"] != 4:
-            return f"nbformat {nb['nbformat']}, expected 4"
+        problem = notebook_problem(path)
+        if problem:
+            return problem
     return None
 
 

@@ -8,21 +8,29 @@ fixtures, and writes each verdict into the graded cell of the same name: a feedb
 output when the check failed. nbgrader's `SaveAutoGrades` then stores the scores in the gradebook exactly as
 it would for any notebook, and `generate_feedback` renders the verdicts.
 
-`ForgetUnknownCells` runs before nbgrader's OverwriteCells during sanitizing, so that a graded cell pasted in
-from another module does not stop the whole submission from being graded.
+A damaged submission is graded like the intact notebook its solution code belongs to. `RestoreCells` rebuilds its
+cell list during sanitizing, before any of nbgrader's preprocessors read the nbgrader metadata: nbgrader 0.9.6's
+own `add_missing_cells` fails with KeyError when a missing graded cell follows a read-only one (as when the last
+three of 03_layers are deleted), and a cell whose metadata schema version was edited stops a whole `nbgrader
+autograde` run. `SubmissionExporter` refuses a file that is not a notebook, with the reason (`notebook_problem`)
+in nbgrader's log.
 
 Module N is graded with the reference implementation of the modules before it, so a mistake in module 01 is
 not punished again in module 03; the code under test is the student's own.
 """
 
+import bisect
 import functools
 import json
+import logging
 import re
 import shutil
 import tempfile
 from pathlib import Path
 
-from nbformat import NotebookNode
+from nbconvert.exporters import NotebookExporter
+from nbformat import NotebookNode, from_dict
+from nbformat.v4.nbbase import random_cell_id
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer, Unicode
@@ -32,6 +40,7 @@ from tinytorch_course import notebooks, settings
 
 REFERENCE = settings.ROOT / "tinytorch"
 _DEFAULT_EXP = re.compile(r"^#\|\s*default_exp\s+(\S+)", re.MULTILINE)
+RESTORED = "autograde"  # metadata of a cell RestoreCells put back: {"missing": true}
 # A worker grades many submissions: read and checksum the fixtures, read the settings and prepare the sandbox's
 # runtime once per process.
 _fixtures = functools.cache(checks.load_fixtures)
@@ -72,8 +81,9 @@ def scratch_package(nb: NotebookNode, module: str, dest: Path) -> Path:
     return package
 
 
-def _outputs(verdict: checks.Verdict, title: str) -> list[NotebookNode]:
-    outputs = [NotebookNode(output_type="stream", name="stdout", text=verdict.feedback + "\n")]
+def _outputs(verdict: checks.Verdict, title: str, notes: list[str]) -> list[NotebookNode]:
+    text = "".join(f"{line}\n" for line in [*notes, verdict.feedback])
+    outputs = [NotebookNode(output_type="stream", name="stdout", text=text)]
     if not verdict.passed:  # nbgrader gives 0 points to a graded cell with an error output
         outputs.append(
             NotebookNode(output_type="error", ename="CheckFailed", evalue=title, traceback=[f"CheckFailed: {title}"])
@@ -81,26 +91,226 @@ def _outputs(verdict: checks.Verdict, title: str) -> list[NotebookNode]:
     return outputs
 
 
-class ForgetUnknownCells(NbGraderPreprocessor):
-    """Make cells whose grade_id this notebook does not have (pasted from another module) ordinary cells.
+def notebook_problem(path: Path) -> str | None:
+    """Why the file at `path` is not a notebook that can be graded, in a few words; None when it is one."""
+    try:
+        nb = json.loads(Path(path).read_bytes())
+    except UnicodeDecodeError:
+        return "not a readable notebook (not UTF-8 text)"
+    except json.JSONDecodeError as error:
+        return f"not a readable notebook (JSON error at line {error.lineno})"
+    if not isinstance(nb, dict) or "nbformat" not in nb:
+        return "not a notebook (JSON without an nbformat version)"
+    if nb["nbformat"] != 4:
+        return f"nbformat {nb['nbformat']}, expected 4"
+    if not isinstance(nb.get("cells"), list) or not isinstance(nb.get("metadata"), dict):
+        return "not a notebook (no list of cells, or no metadata)"
+    bad = next((index for index, cell in enumerate(nb["cells"]) if not _is_cell(cell)), None)
+    return None if bad is None else f"not a notebook (cell {bad} is not a notebook cell)"
 
-    nbgrader 0.9.6's OverwriteCells deletes an unknown cell's grade_id but keeps the rest of its nbgrader
-    metadata, and add_missing_grade_cells then fails with KeyError 'grade_id': the student got no grade at all.
+
+def _is_cell(cell: object) -> bool:
+    """Enough of a cell for nbformat to read and nbgrader's preprocessors to handle (nbformat checks the rest)."""
+    if not isinstance(cell, dict):
+        return False
+    source = cell.get("source")
+    text = isinstance(source, str) or isinstance(source, list) and all(isinstance(line, str) for line in source)
+    return text and cell.get("cell_type") in ("code", "markdown", "raw") and isinstance(cell.get("metadata"), dict)
+
+
+class NotebookFileError(ValueError):
+    """A submitted file that is not a notebook."""
+
+
+class SubmissionExporter(NotebookExporter):
+    """nbgrader's notebook exporter, refusing a file that is not a notebook with the reason, in one line of the log.
+
+    nbformat fails on such a file with a traceback that does not say what is wrong (a JSON list: "AttributeError:
+    'list' object has no attribute 'get'"). nbgrader then reports the student as failed and grades the others.
+    """
+
+    def from_filename(self, filename: str, resources: dict | None = None, **kw) -> tuple[NotebookNode, dict]:
+        problem = notebook_problem(Path(filename))
+        if problem:
+            self.log.error("%s: %s", filename, problem)
+            raise NotebookFileError(f"{Path(filename).name}: {problem}")
+        return super().from_filename(filename, resources, **kw)
+
+
+def _grade_id(cell: dict) -> str | None:
+    """The grade_id of a cell's nbgrader metadata, or None (no metadata, or metadata that is not nbgrader's)."""
+    meta = cell.get("metadata", {}).get("nbgrader")
+    grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+    return grade_id if isinstance(grade_id, str) else None
+
+
+def released_cells(db_url: str, assignment: str, notebook: str) -> list[NotebookNode]:
+    """The notebook a student received: the release's cells, with each graded, solution, task and read-only cell as
+    the gradebook records it.
+
+    The gradebook is what nbgrader itself restores cells from (OverwriteCells, add_missing_cells) and stores scores
+    against (SaveAutoGrades): a cell restored from it is exactly what OverwriteCells expects, and there is one for
+    every grade SaveAutoGrades looks for. It keeps no order, though (its rows keep the place of their first insertion
+    when cells are moved in the source), and not the cells without nbgrader metadata: those, the order, the cell ids
+    and the other metadata (tags) come from the release that generate_assignment wrote from the same source. A cell
+    the release does not have goes last.
+    """
+    recorded = _recorded_cells(db_url, assignment, notebook)
+    cells = []
+    for release_cell in _released_cells(assignment, notebook):
+        name = _grade_id(release_cell)
+        if name in recorded:
+            cell = recorded.pop(name)
+            cell["metadata"] = release_cell.get("metadata", {}) | cell["metadata"]
+            cells.append(cell | ({"id": release_cell["id"]} if "id" in release_cell else {}))
+        elif name is None:  # prose
+            cells.append(release_cell)
+    return [from_dict(cell) for cell in [*cells, *recorded.values()]]
+
+
+def _recorded_cells(db_url: str, assignment: str, notebook: str) -> dict[str, dict]:
+    """grade_id -> the gradebook's source cell of that name, as a notebook cell with the nbgrader metadata implied."""
+    with Gradebook(db_url) as gradebook:
+        source = gradebook.find_notebook(notebook, assignment)
+        points = {cell.name: cell.max_score for cell in [*source.grade_cells, *source.task_cells]}
+        kinds = {kind: {c.name for c in getattr(source, f"{kind}_cells")} for kind in ("grade", "solution", "task")}
+        cells = {}
+        for recorded in source.source_cells:
+            name, cell_type = recorded.name, recorded.cell_type
+            meta = {kind: name in names for kind, names in kinds.items()} | {"schema_version": 3, "grade_id": name}
+            meta |= {"locked": recorded.locked, "cell_type": cell_type, "checksum": recorded.checksum}
+            meta |= {"points": points[name]} if name in points else {}
+            cell = {"cell_type": cell_type, "source": recorded.source, "metadata": {"nbgrader": meta}}
+            cells[name] = cell | ({"outputs": [], "execution_count": None} if cell_type == "code" else {})
+    return cells
+
+
+def _released_cells(assignment: str, notebook: str) -> list[dict]:
+    return notebooks.read(_course().released(assignment).with_name(f"{notebook}.ipynb"))["cells"]
+
+
+def _longest_increasing(values: list[int]) -> set[int]:
+    """The indices into `values` of one longest strictly increasing subsequence (patience sorting)."""
+    tails: list[int] = []  # tails[k]: the smallest last value of an increasing run of length k + 1 ...
+    ends: list[int] = []  # ... and its index
+    previous = [-1] * len(values)
+    for index, value in enumerate(values):
+        k = bisect.bisect_left(tails, value)
+        previous[index] = ends[k - 1] if k else -1
+        tails[k : k + 1], ends[k : k + 1] = [value], [index]
+    chain, index = set(), ends[-1] if ends else -1
+    while index >= 0:
+        chain.add(index)
+        index = previous[index]
+    return chain
+
+
+def _places(cells: list[NotebookNode], released: list[NotebookNode]) -> list[int | None]:
+    """For each submitted cell, the index of the released cell it is: by grade_id, else by cell id, else None."""
+    by_grade_id = {name: index for index, cell in enumerate(released) if (name := _grade_id(cell))}
+    by_cell_id = {cell["id"]: index for index, cell in enumerate(released) if "id" in cell}
+    return [by_grade_id.get(_grade_id(cell), by_cell_id.get(cell.get("id"))) for cell in cells]
+
+
+def rebuild_cells(cells: list[NotebookNode], released: list[NotebookNode], log: logging.Logger) -> list[NotebookNode]:
+    """The submission's cells rebuilt on the released notebook's (see RestoreCells)."""
+    present, before, trailing = _sort_submitted(cells, released, log)
+    rebuilt = []
+    for place, source in enumerate(released):
+        rebuilt += before.get(place, [])
+        name = _grade_id(source)
+        if name is None:  # prose: the student's, or nothing if they deleted it
+            rebuilt += [present[place]] if place in present else []
+            continue
+        if place not in present:
+            log.warning("cell %s is missing; restored from the gradebook", name)
+            source.metadata[RESTORED] = {"missing": True}
+        elif source.metadata.nbgrader.solution:
+            source.source = notebooks.source(present[place])  # the student's code
+        rebuilt.append(source)
+    return rebuilt + trailing
+
+
+def _sort_submitted(
+    cells: list[NotebookNode], released: list[NotebookNode], log: logging.Logger
+) -> tuple[dict, dict, list]:
+    """Where the submitted cells go: (place -> the submitted cell that fills it, place -> the ordinary cells that
+    come just before it, the ordinary cells that come last), leaving out copies of graded and read-only cells.
+
+    The cells found in the same order as released stay in place (one longest increasing run of places); the others
+    go back to their places, or, if they have none, just before the next cell that stays in its place.
+    """
+    places = _places(cells, released)
+    kept = {place: position for position, place in enumerate(places) if place is not None}  # the last of copies
+    anchors = sorted(kept.values())
+    in_place = {anchors[i] for i in _longest_increasing([places[position] for position in anchors])}
+    present: dict[int, NotebookNode] = {}  # place -> the submitted cell that fills it
+    before: dict[int, list[NotebookNode]] = {}  # place -> the other cells that come just before it
+    pending: list[NotebookNode] = []
+    for position, (cell, place) in enumerate(zip(cells, places, strict=True)):
+        name = None if place is None else _grade_id(released[place])
+        if name is None and cell.metadata.pop("nbgrader", None) is not None:  # prose, the student's own, pasted
+            log.warning("cell %d: not a cell of this notebook; graded as an ordinary cell", position)
+        if position in in_place:
+            present[place], before[place], pending = cell, pending, []
+        elif name and kept[place] == position:
+            log.warning("cell %s was moved; put back in its place", name)
+            present[place] = cell
+        elif name and not released[place].metadata.nbgrader.solution:
+            log.warning("cell %d: another copy of %s; left out", position, name)
+        else:  # the student's own cell, moved prose, a copy of a solution cell
+            if name and cell.metadata.pop("nbgrader", None) is not None:
+                log.warning("cell %d: another copy of %s; graded as an ordinary cell", position, name)
+            pending.append(cell)
+    return present, before, pending
+
+
+class RestoreCells(NbGraderPreprocessor):
+    """Rebuild the submission's cell list on the notebook the student received, so that damage to it costs nothing.
+
+    Every graded, read-only and solution cell is there once, in its place, with the content and metadata of the
+    release and gradebook (`released_cells`); a solution cell keeps the student's code. Submitted cells are
+    recognized by their grade_id, or by their cell id when the grade_id was edited; of copies, the last counts
+    (nbgrader's rule). A solution cell the student deleted comes back as released, marked RESTORED, and scores what a
+    blank one does. Every other cell (the student's own, copies of solution cells, cells pasted from other notebooks)
+    stays, as an ordinary cell, just before the next cell that is still in its place (prose included), so nothing
+    the student wrote is reordered or moved far.
     """
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
-        with Gradebook(info["db_url"]) as gradebook:
-            source = gradebook.find_notebook(info["notebook"], info["assignment"])
-            known = {cell.name for cell in source.source_cells}
-        for index, cell in enumerate(nb.cells):
-            grade_id = notebooks.nbgrader(cell).get("grade_id")
-            if "nbgrader" in cell.metadata and grade_id not in known:
-                self.log.warning(
-                    "cell %d: %r is not a cell of %s; graded as an ordinary cell", index, grade_id, info["notebook"]
-                )
-                del cell.metadata["nbgrader"]
+        released = released_cells(info["db_url"], info["assignment"], info["notebook"])
+        nb.cells = rebuild_cells(nb.cells, released, self.log)
+        _settle_cell_ids(nb)
         return nb, resources
+
+
+def _settle_cell_ids(nb: NotebookNode) -> None:
+    """Cell ids unique where the notebook's format (4.5 on) has them, absent where it has not."""
+    seen: set[str] = set()
+    for cell in nb.cells:
+        if nb.get("nbformat_minor", 0) < 5:
+            cell.pop("id", None)
+        elif cell.setdefault("id", random_cell_id()) in seen:
+            cell.id = random_cell_id()
+        seen.add(cell.get("id"))
+
+
+def _component(grade_id: str, module: str) -> str:
+    """The component a cell belongs to: its grade_id starts with it (settings.ini [components])."""
+    return next((c for c in _course().components[module] if grade_id.startswith(f"{c}-")), grade_id)
+
+
+def _missing_solutions(nb: NotebookNode, module: str) -> dict[str, str]:
+    """component -> a feedback line for its checks, for each solution cell RestoreCells had to put back."""
+    notes = {}
+    for cell in nb.cells:
+        meta = notebooks.nbgrader(cell)
+        if meta.get("solution") and cell.metadata.get(RESTORED, {}).get("missing"):
+            name = meta["grade_id"]
+            note = f"The solution cell {name} is missing from your notebook: it was graded as if left blank."
+            notes[_component(name, module)] = note
+    return notes
 
 
 class TrustedChecks(NbGraderPreprocessor):
@@ -116,11 +326,15 @@ class TrustedChecks(NbGraderPreprocessor):
         module = resources["nbgrader"]["assignment"]
         module_checks = {check.name: check for check in checks.CHECKS[module]}
         verdicts = self._verdicts(nb, module, list(module_checks.values()))
+        missing = _missing_solutions(nb, module)
         for cell in nb.cells:
             meta = notebooks.nbgrader(cell)
             name = meta.get("grade_id")
             if meta.get("grade") and name in verdicts:
-                cell.outputs = _outputs(verdicts[name], module_checks[name].title)
+                # on the checks of its component, and on any other check that failed, e.g. one that needs its code
+                component, passed = _component(name, module), verdicts[name].passed
+                notes = [note for of, note in missing.items() if of == component or not passed]
+                cell.outputs = _outputs(verdicts[name], module_checks[name].title, notes)
                 cell.execution_count = None
         resources["nbgrader"]["trusted_scores"] = {name: v.score for name, v in verdicts.items()}
         return nb, resources
