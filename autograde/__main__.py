@@ -10,16 +10,17 @@ import argparse
 import sys
 from pathlib import Path
 
-from autograde.classroom import MODULE, copy_course, grade_class, grade_table, nbgrader
+from autograde.classroom import MODULE, grade_class, grade_table
 from autograde.samples import write_class
 from tinytorch_course import settings
+from tinytorch_course.course import copy_course, run_nbgrader
 
 
 def demo() -> int:
     course = copy_course(settings.ROOT / "build" / "sample-course")
 
     def run(*args: str) -> bool:
-        done = nbgrader(course, *args)
+        done = run_nbgrader(course, *args)
         if done.returncode:
             print(f"nbgrader {args[0]} failed:\n{done.stderr[-3000:]}", file=sys.stderr)
         return done.returncode == 0

@@ -1,4 +1,4 @@
-"""Grading a class in a course folder with nbgrader's own machinery: a course copy, the commands, the table, and
+"""Grading a class in a course folder with nbgrader's own machinery: the gradebook table, and
 `grade_class`, which grades a whole class in parallel worker processes, resumably.
 
 `grade_class` runs nbgrader's Autograde converter (through `NbGraderAPI.autograde`, exactly what `nbgrader
@@ -31,9 +31,7 @@ import glob
 import multiprocessing
 import os
 import re
-import shutil
 import signal
-import subprocess
 import sys
 import time
 import warnings
@@ -54,27 +52,8 @@ from tinytorch_course.notebooks import graded_cells
 from tinytorch_course.notebooks import read as read_notebook
 
 MODULE = "03_layers"
-COURSE_FILES = ("nbgrader_config.py", "settings.ini", "pyproject.toml")
-COURSE_DIRS = ("tinytorch_course", "autograde", "nbs", "modules", "tinytorch")
 BUSY_TIMEOUT = 60.0  # seconds a gradebook write waits for another worker's transaction
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-
-
-def copy_course(dest: Path, root: Path = settings.ROOT) -> Path:
-    """A fresh copy of what nbgrader needs to grade the course (no runtime state), at `dest`."""
-    if dest.exists():
-        shutil.rmtree(dest)
-    dest.mkdir(parents=True)
-    for name in COURSE_FILES:
-        shutil.copy(root / name, dest)
-    for name in COURSE_DIRS:
-        shutil.copytree(root / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
-
-
-def nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run an nbgrader command of this interpreter's environment in `course`."""
-    return subprocess.run(["nbgrader", *args], cwd=course, env=settings.tool_env(), capture_output=True, text=True)
 
 
 def grade_table(course: Path, module: str = MODULE, students: Collection[str] | None = None) -> str:

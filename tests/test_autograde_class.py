@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 
 from autograde.checks import CHECKS
-from autograde.classroom import copy_course, grade_class, nbgrader
+from autograde.classroom import grade_class
 from autograde.samples import CLASS, solve, write_class
 from autograde.sandbox import child_pids
 from tinytorch_course import settings
+from tinytorch_course.course import copy_course, run_nbgrader
 
 MODULE = "03_layers"
 RELEASE = settings.load().released(MODULE)
@@ -88,7 +89,7 @@ def progress_lines(lines: list[str], complete: bool = True) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def course(tmp_path_factory) -> Path:
     course = copy_course(tmp_path_factory.mktemp("class") / "course")
-    assert nbgrader(course, "generate_assignment", MODULE, "--force").returncode == 0
+    assert run_nbgrader(course, "generate_assignment", MODULE, "--force").returncode == 0
     write_students(course, FIRST)
     notebook(course, "truncated").parent.mkdir(parents=True)
     notebook(course, "truncated").write_text(RELEASE.read_text()[:5000])

@@ -16,9 +16,9 @@ import pytest
 from test_autograde_nbgrader import scores, submission
 
 from autograde.checks import CHECKS
-from autograde.classroom import copy_course, nbgrader
 from autograde.samples import CLASS, apply, solve
 from tinytorch_course import notebooks, settings
+from tinytorch_course.course import copy_course, run_nbgrader
 
 MODULE = "03_layers"
 VERSIONS = {"correct": {}, "buggy": CLASS["bob"]}
@@ -147,7 +147,7 @@ def linear_left_blank(nb: dict) -> dict:
 def course(tmp_path_factory) -> Path:
     """A course copy whose class (intact, blank-Linear and damaged notebooks) went through one `nbgrader autograde`."""
     course = copy_course(tmp_path_factory.mktemp("damaged") / "course")
-    assert nbgrader(course, "generate_assignment", MODULE, "--force").returncode == 0
+    assert run_nbgrader(course, "generate_assignment", MODULE, "--force").returncode == 0
     for version, edits in VERSIONS.items():
         intact = submission(course, f"intact-{version}")
         solve(intact, MODULE, apply(edits))
@@ -161,7 +161,7 @@ def course(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def autograde_run(course) -> subprocess.CompletedProcess:
-    return nbgrader(course, "autograde", MODULE)
+    return run_nbgrader(course, "autograde", MODULE)
 
 
 def autograded(course: Path, student: str) -> dict:

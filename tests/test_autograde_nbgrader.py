@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from autograde.classroom import copy_course, grade_table, nbgrader
+from autograde.classroom import grade_table
 from autograde.samples import CLASS, apply, reference_solutions, solve, write_class
 from tinytorch_course import notebooks, settings
+from tinytorch_course.course import copy_course, run_nbgrader
 
 ROOT = settings.ROOT
 MODULE = "03_layers"
@@ -32,7 +33,7 @@ def submission(course: Path, student: str) -> Path:
 def graded(tmp_path_factory):
     """A course copy whose class has been autograded and given feedback; returns (course, autograde log)."""
     course = copy_course(tmp_path_factory.mktemp("graded") / "course")
-    assert nbgrader(course, "generate_assignment", MODULE, "--force").returncode == 0
+    assert run_nbgrader(course, "generate_assignment", MODULE, "--force").returncode == 0
 
     write_class(course / "submitted")
     # correct code, but a test cell deleted and another one edited to pass anything: both come back
@@ -57,9 +58,9 @@ def graded(tmp_path_factory):
     old = submission(course, "oldformat")
     old.write_text(json.dumps(json.loads(old.read_text()) | {"nbformat": 3}))
 
-    run = nbgrader(course, "autograde", MODULE, *FAST)
-    assert nbgrader(course, "generate_feedback", MODULE).returncode == 0
-    assert nbgrader(course, "export").returncode == 0
+    run = run_nbgrader(course, "autograde", MODULE, *FAST)
+    assert run_nbgrader(course, "generate_feedback", MODULE).returncode == 0
+    assert run_nbgrader(course, "export").returncode == 0
     return course, run
 
 
