@@ -1,0 +1,52 @@
+"""Check packs: one per course module, all that the grader knows about that module's checks.
+
+The course module `NN_x` of settings.ini exports to the package module `[exports] NN_x = core.<name>`; its pack is
+`autograde/packs/<name>.py` and its probes `autograde/probes/<name>.py`. A pack defines `CHECKS`, a tuple of
+`judging.Check`, one per graded cell of the module's notebook (same grade_id, same points), each with its probe
+(a function of the probe module, named by its function name: the grader never imports probes, which import
+tinytorch), its rules and its fixture `Spec`; the rules specific to the module live in the pack too.
+
+Imports numpy and the stdlib only; never tinytorch (the packs' fixture-input functions may import constants from
+their probe module when `make_fixtures` calls them, inside the function).
+"""
+
+import functools
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from autograde.judging import Check
+from tinytorch_course import settings
+
+PROBES = Path(__file__).resolve().parent.parent / "probes"
+
+
+@dataclass(frozen=True)
+class Pack:
+    module: str  # the course module, e.g. '03_layers'
+    name: str  # its pack and probe module, e.g. 'layers'
+    checks: tuple[Check, ...]
+
+    @property
+    def probe_file(self) -> Path:
+        return PROBES / f"{self.name}.py"
+
+    def check(self, name: str) -> Check:
+        return next(check for check in self.checks if check.name == name)
+
+
+def pack_name(module: str, course: settings.Settings | None = None) -> str:
+    """The pack (and probe module) of a course module: its package module's last part, 'core.layers' -> 'layers'."""
+    return (course or settings.load()).exports[module].rsplit(".", 1)[-1]
+
+
+@functools.cache
+def load(module: str) -> Pack:
+    """The pack of a course module of settings.ini."""
+    name = pack_name(module)
+    return Pack(module, name, importlib.import_module(f"{__name__}.{name}").CHECKS)
+
+
+def load_all() -> dict[str, Pack]:
+    """Every module's pack, in the order of settings.ini."""
+    return {module: load(module) for module in settings.load().modules}
