@@ -6,8 +6,9 @@ The course module `NN_x` of settings.ini exports to the package module `[exports
 (a function of the probe module, named by its function name: the grader never imports probes, which import
 tinytorch), its rules and its fixture `Spec`; the rules specific to the module live in the pack too.
 
-Imports numpy and the stdlib only; never tinytorch (the packs' fixture-input functions may import constants from
-their probe module when `make_fixtures` calls them, inside the function).
+Packs import numpy, the stdlib and the grader's own modules, never tinytorch or a probe module at import time (a
+pack's fixture-input function may import its probe module's constants inside the function: only `make_fixtures`
+calls it, on the reference package).
 """
 
 import functools
