@@ -32,13 +32,10 @@ class Pack:
     def probe_file(self) -> Path:
         return PROBES / f"{self.name}.py"
 
-    def check(self, name: str) -> Check:
-        return next(check for check in self.checks if check.name == name)
 
-
-def pack_name(module: str, course: settings.Settings | None = None) -> str:
+def pack_name(module: str) -> str:
     """The pack (and probe module) of a course module: its package module's last part, 'core.layers' -> 'layers'."""
-    return (course or settings.load()).exports[module].rsplit(".", 1)[-1]
+    return settings.load().exports[module].rsplit(".", 1)[-1]
 
 
 @functools.cache
