@@ -18,9 +18,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .compare import diff, shape_note
-from .fixture_io import Fixture, Spec
+from .fixture_io import Arrays, Fixture, Spec
 
-Arrays = dict[str, np.ndarray]
 FAIL_PROB = 1e-10  # per statistical comparison; no check makes more than 10, so a correct layer fails < 1e-9
 MAX_PROBLEMS = 4  # problems listed in one feedback
 
@@ -47,7 +46,7 @@ class Check:
     hint: str  # shown when the check fails
     probe: str  # a function of the pack's probe module, autograde/probes/<name>.py
     fixture: Spec  # the probe's inputs and tolerances
-    rules: tuple[Rule, ...] = field(default_factory=lambda: (expected_outputs,))
+    rules: tuple[Rule, ...] = field(default_factory=lambda: (expected_outputs,))  # default: match the reference
 
 
 def text(a: np.ndarray) -> str:
