@@ -46,7 +46,7 @@ if TYPE_CHECKING:  # nbgrader takes ~3 s to import: only where it is used
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
-from autograde.checks import CHECKS
+from autograde import packs
 from tinytorch_course import settings
 from tinytorch_course.notebooks import graded_cells
 from tinytorch_course.notebooks import read as read_notebook
@@ -61,7 +61,7 @@ def grade_table(course: Path, module: str = MODULE, students: Collection[str] | 
     from nbgrader.api import Gradebook
 
     components = settings.load().components[module]
-    maximum = {c: sum(k.points for k in CHECKS[module] if k.name.startswith(f"{c}-")) for c in components}
+    maximum = {c: sum(k.points for k in packs.load(module).checks if k.name.startswith(f"{c}-")) for c in components}
     header = f"{'student':<10}" + "".join(f"{c:>14}" for c in components) + f"{'total':>10}"
     rows = [header]
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:

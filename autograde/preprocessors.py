@@ -23,7 +23,6 @@ import bisect
 import functools
 import json
 import logging
-import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -35,27 +34,16 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer, Unicode
 
-from autograde import checks, sandbox
+from autograde import fixture_io, judging, packs, sandbox
 from tinytorch_course import notebooks, settings
 
 REFERENCE = settings.ROOT / "tinytorch"
-_DEFAULT_EXP = re.compile(r"^#\|\s*default_exp\s+(\S+)", re.MULTILINE)
 RESTORED = "autograde"  # metadata of a cell RestoreCells put back: {"missing": true}
 # A worker grades many submissions: read and checksum the fixtures, read the settings and prepare the sandbox's
 # runtime once per process.
-_fixtures = functools.cache(checks.load_fixtures)
+_fixtures = functools.cache(fixture_io.load_fixtures)
 _course = functools.cache(settings.load)
 _runtime = functools.cache(sandbox.prepare_runtime)
-
-
-@functools.cache
-def package_module(module: str) -> str:
-    """The package module a course module exports to, e.g. '03_layers' -> 'core.layers'."""
-    for cell in notebooks.read(_course().notebook(module))["cells"]:
-        found = _DEFAULT_EXP.search(notebooks.source(cell))
-        if found:
-            return found[1]
-    raise ValueError(f"{module} has no `#| default_exp` cell")
 
 
 def scratch_package(nb: NotebookNode, module: str, dest: Path) -> Path:
@@ -73,15 +61,14 @@ def scratch_package(nb: NotebookNode, module: str, dest: Path) -> Path:
     for path in (package / "__init__.py", package / "core" / "__init__.py"):
         path.touch()
     for earlier in course.modules[: course.modules.index(module)]:
-        relative = Path(*package_module(earlier).split(".")).with_suffix(".py")
-        shutil.copy(REFERENCE / relative, package / relative)
+        shutil.copy(REFERENCE / course.package_file(earlier), package / course.package_file(earlier))
     submitted = dest / f"{module}.ipynb"
     submitted.write_text(json.dumps(nb), encoding="utf-8")
     nb_export(str(submitted), lib_path=str(package), procs=[CheckSyntax])
     return package
 
 
-def _outputs(verdict: checks.Verdict, title: str, notes: list[str]) -> list[NotebookNode]:
+def _outputs(verdict: judging.Verdict, title: str, notes: list[str]) -> list[NotebookNode]:
     text = "".join(f"{line}\n" for line in [*notes, verdict.feedback])
     outputs = [NotebookNode(output_type="stream", name="stdout", text=text)]
     if not verdict.passed:  # nbgrader gives 0 points to a graded cell with an error output
@@ -324,7 +311,7 @@ class TrustedChecks(NbGraderPreprocessor):
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         module = resources["nbgrader"]["assignment"]
-        module_checks = {check.name: check for check in checks.CHECKS[module]}
+        module_checks = {check.name: check for check in packs.load(module).checks}
         verdicts = self._verdicts(nb, module, list(module_checks.values()))
         missing = _missing_solutions(nb, module)
         for cell in nb.cells:
@@ -339,7 +326,9 @@ class TrustedChecks(NbGraderPreprocessor):
         resources["nbgrader"]["trusted_scores"] = {name: v.score for name, v in verdicts.items()}
         return nb, resources
 
-    def _verdicts(self, nb: NotebookNode, module: str, module_checks: list[checks.Check]) -> dict[str, checks.Verdict]:
+    def _verdicts(
+        self, nb: NotebookNode, module: str, module_checks: list[judging.Check]
+    ) -> dict[str, judging.Verdict]:
         from tinytorch_course.export import ExportError
 
         fixtures = _fixtures(module)
@@ -348,12 +337,12 @@ class TrustedChecks(NbGraderPreprocessor):
             try:
                 package = scratch_package(nb, module, Path(scratch))
             except ExportError as error:
-                return {c.name: checks.grade(c, None, fixtures[c.probe], f"your code does not parse: {error}")
+                return {c.name: judging.grade(c, None, fixtures[c.probe], f"your code does not parse: {error}")
                         for c in module_checks}  # fmt: skip
             limits = sandbox.Limits(timeout=self.timeout, probe_timeout=self.probe_timeout, memory=self.memory)
             results = sandbox.run_probes(
                 package.parent,
-                checks.probe_file(module),
+                packs.load(module).probe_file,
                 probes,
                 {name: fixtures[name].inputs for name in probes},
                 limits,
@@ -363,6 +352,6 @@ class TrustedChecks(NbGraderPreprocessor):
         for check in module_checks:
             result = results[check.probe]
             error = result.error if result.status in ("ok", "error") else f"{result.status}: {result.error}"
-            verdicts[check.name] = checks.grade(check, result.outputs, fixtures[check.probe], error)
+            verdicts[check.name] = judging.grade(check, result.outputs, fixtures[check.probe], error)
             self.log.info("%s %s: %s", module, check.name, "passed" if verdicts[check.name].passed else "failed")
         return verdicts

@@ -31,16 +31,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import array_shapes, arrays
 
-from autograde import checks, compare, make_fixtures
-from autograde.checks import CHECKS, Verdict, grade, load_fixtures, probe_file
+from autograde import compare, fixture_io, judging, make_fixtures, packs
+from autograde.fixture_io import load_fixtures
+from autograde.judging import Verdict, grade
+from tinytorch_course import settings as course_settings
 
 ROOT = Path(__file__).resolve().parents[1]
-COMPONENTS = {  # component -> module, as in settings.ini [components]
-    **dict.fromkeys(["tensor"], "01_tensor"),
-    **dict.fromkeys(["module", "relu", "sigmoid", "tanh", "softmax"], "02_activations"),
-    **dict.fromkeys(["linear", "dropout", "sequential"], "03_layers"),
-}
-FILES = {"01_tensor": "tensor.py", "02_activations": "activations.py", "03_layers": "layers.py"}
+COURSE = course_settings.load()
+PACKS = packs.load_all()  # every module of settings.ini, discovered
+COMPONENTS = {component: module for module, names in COURSE.components.items() for component in names}
 
 
 # --------------------------------------------------------------------------- running checks in-process
@@ -95,10 +94,10 @@ def run_checks(module: str, folder: Path | None = None, seed: int | None = None)
     with imported_as_tinytorch(folder), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a buggy student's overflow is judged, not warned about
         try:
-            probes = importlib.import_module(f"autograde.probes.{probe_file(module).stem}")
+            probes = importlib.import_module(f"autograde.probes.{PACKS[module].name}")
         except Exception as e:  # the sandbox's "import-failed"
-            results = {check.probe: (None, f"{type(e).__name__}: {e}") for check in CHECKS[module]}
-        for probe in {check.probe for check in CHECKS[module]} - set(results):
+            results = {check.probe: (None, f"{type(e).__name__}: {e}") for check in PACKS[module].checks}
+        for probe in {check.probe for check in PACKS[module].checks} - set(results):
             np.random.seed(zlib.crc32(probe.encode()))  # probes that do not seed still draw the same masks each run
             try:
                 outputs = getattr(probes, probe)({k: v.copy() for k, v in fixtures[probe].inputs.items()})
@@ -106,7 +105,7 @@ def run_checks(module: str, folder: Path | None = None, seed: int | None = None)
             except Exception as e:  # the sandbox reports a failing probe as "Type: message"
                 results[probe] = (None, f"{type(e).__name__}: {e}")
     verdicts = {}
-    for check in CHECKS[module]:
+    for check in PACKS[module].checks:
         outputs, error = results[check.probe]
         verdicts[check.name] = grade(check, outputs, fixtures[check.probe], error)
     return verdicts
@@ -116,7 +115,7 @@ def student_package(tmp_path: Path, module: str, edits: list[tuple[str, str]]) -
     """A copy of the reference package with each `old` line fragment of the module's file replaced by `new`."""
     folder = tmp_path / f"student-{uuid.uuid4().hex[:8]}"
     shutil.copytree(ROOT / "tinytorch", folder / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
-    path = folder / "tinytorch" / "core" / FILES[module]
+    path = folder / "tinytorch" / COURSE.package_file(module)
     source = path.read_text()
     for old, new in edits:
         assert source.count(old) == 1, f"{old!r} should occur exactly once in {path.name}"
@@ -129,19 +128,27 @@ def failed(verdicts: dict[str, Verdict]) -> set[str]:
     return {name for name, verdict in verdicts.items() if not verdict.passed}
 
 
-# --------------------------------------------------------------------------- the registry
+# --------------------------------------------------------------------------- the packs
 
 
-def test_checks_name_their_component_probe_and_fixture():
-    for module, module_checks in CHECKS.items():
-        fixtures = load_fixtures(module)
-        source = probe_file(module).read_text()
-        for check in module_checks:
-            assert COMPONENTS[check.name.split("-")[0]] == check.module == module
-            assert f"\ndef {check.probe}(inputs: Arrays) -> Arrays:" in source
-            assert check.title and check.hint[-1] in ".?"
-            fixture = fixtures[check.probe]  # every stored output has a student-facing label
-            assert all(fixture.labels.get(k) or fixture.labels.get(k.partition("_")[2]) for k in fixture.expected)
+def _probe_functions(path: Path) -> dict[str, ast.FunctionDef]:
+    """The probes of a probe module, read without importing it (it imports tinytorch): its public functions."""
+    tree = ast.parse(path.read_text())
+    return {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name[0] != "_"}
+
+
+@pytest.mark.parametrize("module", list(PACKS))
+def test_each_check_names_its_component_an_existing_probe_and_a_labelled_fixture(module):
+    pack, fixtures = PACKS[module], load_fixtures(module)
+    probes = _probe_functions(pack.probe_file)
+    # every probe a check names exists, and every probe of the module is named by exactly one check
+    assert sorted(check.probe for check in pack.checks) == sorted(probes), pack.probe_file
+    for check in pack.checks:
+        assert check.name.split("-")[0] in COURSE.components[module], check.name
+        assert [arg.arg for arg in probes[check.probe].args.args] == ["inputs"], check.probe
+        assert check.title and check.hint[-1] in ".?" and check.points > 0 and check.rules
+        fixture = fixtures[check.probe]  # every stored output has a student-facing label
+        assert all(fixture.labels.get(k) or fixture.labels.get(k.partition("_")[2]) for k in fixture.expected)
 
 
 def _imports(path: Path) -> set[str]:
@@ -150,24 +157,60 @@ def _imports(path: Path) -> set[str]:
     return names | {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level == 0}
 
 
-def test_probes_import_only_numpy_stdlib_and_tinytorch_and_judges_never_tinytorch():
+def test_probes_import_only_numpy_stdlib_and_tinytorch_and_the_engine_only_numpy_and_stdlib():
     allowed = {"numpy", *sys.stdlib_module_names}
-    for name in ("tensor", "activations", "layers"):
-        assert {i.split(".")[0] for i in _imports(ROOT / "autograde" / "probes" / f"{name}.py")} <= allowed | {
-            "tinytorch"
-        }
-    for name in ("checks", "compare"):
-        assert {i.split(".")[0] for i in _imports(ROOT / "autograde" / f"{name}.py")} <= allowed
+    for pack in PACKS.values():
+        assert {i.split(".")[0] for i in _imports(pack.probe_file)} <= allowed | {"tinytorch"}, pack.probe_file
+    for name in ("judging", "fixture_io", "compare"):
+        assert {i.split(".")[0] for i in _imports(ROOT / "autograde" / f"{name}.py")} <= allowed, name
+
+
+def test_the_grader_loads_every_pack_without_importing_tinytorch_or_a_probe():
+    """Probe modules import tinytorch, which only the sandbox (the student's) and make_fixtures (the reference)
+    provide: the grader names probes by their function names and never imports them."""
+    code = (
+        "import sys; from autograde import compare, fixture_io, judging, packs; packs.load_all(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tinytorch' or m.startswith('autograde.probes')))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and result.stdout == "[]\n", result.stdout + result.stderr
+
+
+def _python_files_outside_tests() -> list[Path]:
+    skip = {"tests", "build", "__pycache__"}
+    return [
+        path
+        for path in sorted(ROOT.rglob("*.py"))
+        if not any(part.startswith(".") or part in skip for part in path.relative_to(ROOT).parts)
+    ]
+
+
+def test_a_check_is_named_only_by_its_pack_its_probe_module_its_notebook_and_tests_of_it():
+    """A check's grade_id (and its probe's name) occurs in the Python of the repository only in its own pack
+    (autograde/packs/<name>.py) and probe module (autograde/probes/<name>.py), so that adding or renaming a check
+    touches only its module's files. Tests are exempt, under a rule this test cannot see: a test names a check only
+    as an expectation about that very check (the checks a mutant or a sample student must fail, a fixture a test
+    tampers with, a check whose feedback it reads); a test that needs a module's checks takes them from its pack."""
+    files = {path: path.read_text(encoding="utf-8") for path in _python_files_outside_tests()}
+    assert ROOT / "autograde" / "preprocessors.py" in files  # the scan reaches the grader
+    misplaced = []
+    for pack in PACKS.values():
+        own = {ROOT / "autograde" / "packs" / f"{pack.name}.py", pack.probe_file}
+        for check in pack.checks:
+            pattern = re.compile(rf"(?<![\w-])({re.escape(check.name)}|{re.escape(check.probe)})(?![\w-])")
+            misplaced += [f"{path.relative_to(ROOT)} names {check.name}" for path, text in files.items()
+                          if path not in own and pattern.search(text)]  # fmt: skip
+    assert misplaced == []
 
 
 # --------------------------------------------------------------------------- (a) the reference scores full marks
 
 
-@pytest.mark.parametrize("module", list(CHECKS))
+@pytest.mark.parametrize("module", list(PACKS))
 def test_reference_scores_full_marks(module):
     verdicts = run_checks(module, ROOT)
     assert {name: v.feedback for name, v in verdicts.items() if not v.passed} == {}
-    assert [v.score for v in verdicts.values()] == [float(c.points) for c in CHECKS[module]]
+    assert [v.score for v in verdicts.values()] == [float(c.points) for c in PACKS[module].checks]
     assert all(v.feedback.endswith(": passed.") for v in verdicts.values())
 
 
@@ -177,7 +220,7 @@ def test_reference_scores_full_marks_with_any_random_stream(seed):
     assert failed(run_checks("03_layers", ROOT, seed)) == set()
 
 
-CHECKS_BY_NAME = {check.name: check for module_checks in CHECKS.values() for check in module_checks}
+CHECKS_BY_NAME = {check.name: check for pack in PACKS.values() for check in pack.checks}
 
 
 # --------------------------------------------------------------------------- (b) mutation testing
@@ -490,7 +533,7 @@ def test_student_bug_loses_points_on_its_component(mutant, tmp_path):
         assert verdicts[name].score == 0.0
         assert feedback.startswith(f"{CHECKS_BY_NAME[name].title}: failed.\n- ")
         assert feedback.endswith(f"\nHint: {CHECKS_BY_NAME[name].hint}")
-        assert "Traceback" not in feedback and len(feedback.splitlines()) <= checks.MAX_PROBLEMS + 3
+        assert "Traceback" not in feedback and len(feedback.splitlines()) <= judging.MAX_PROBLEMS + 3
 
 
 # --------------------------------------------------------------------------- (c) valid variants keep full marks
@@ -560,7 +603,7 @@ VALID = [
 def test_valid_variant_scores_full_marks(module, edits, tmp_path):
     verdicts = run_checks(module, student_package(tmp_path, module, edits))
     assert {n: v.feedback for n, v in verdicts.items() if not v.passed} == {}
-    assert sum(v.score for v in verdicts.values()) == sum(c.points for c in CHECKS[module])
+    assert sum(v.score for v in verdicts.values()) == sum(c.points for c in PACKS[module].checks)
 
 
 # --------------------------------------------------------------------------- (d) fixtures
@@ -616,7 +659,7 @@ def _make_fixtures(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 def _copy_of_fixtures(tmp_path: Path) -> Path:
     folder = tmp_path / "fixtures"
-    shutil.copytree(checks.FIXTURES, folder)
+    shutil.copytree(fixture_io.FIXTURES, folder)
     return folder
 
 
@@ -633,11 +676,11 @@ def _edit_manifest(folder: Path, edit) -> None:
 
 def _put(folder: Path, module: str, member: str, array: np.ndarray, *, checksum: bool = False) -> None:
     """Store `array` as `member` ("probe/in/x") of the module's npz, with its sha256 in the manifest if `checksum`."""
-    make_fixtures.write_npz(folder / f"{module}.npz", _members(folder, module) | {member: array})
+    fixture_io.write_npz(folder / f"{module}.npz", _members(folder, module) | {member: array})
     probe, key = member.split("/", 1)
 
     def record_checksum(manifest: dict) -> None:
-        manifest["modules"][module]["entries"][probe]["arrays"][key]["sha256"] = checks.digest(array)
+        manifest["modules"][module]["entries"][probe]["arrays"][key]["sha256"] = fixture_io.digest(array)
 
     if checksum:
         _edit_manifest(folder, record_checksum)
@@ -646,7 +689,7 @@ def _put(folder: Path, module: str, member: str, array: np.ndarray, *, checksum:
 def test_fixtures_are_up_to_date(capsys):
     assert make_fixtures.main(["--check"]) == 0
     assert capsys.readouterr().out.startswith("fixtures are up to date")
-    committed = json.loads((checks.FIXTURES / "manifest.json").read_text())
+    committed = json.loads((fixture_io.FIXTURES / "manifest.json").read_text())
     assert committed["generator_version"] == make_fixtures.GENERATOR_VERSION
 
 
@@ -666,29 +709,29 @@ def test_regenerating_under_another_blas_kernel_keeps_every_committed_byte(tmp_p
     result = _make_fixtures("--out", str(folder), OPENBLAS_CORETYPE="Prescott", OPENBLAS_NUM_THREADS="1")
     assert result.returncode == 0, result.stdout + result.stderr
     assert ": 0 regenerated" in result.stdout
-    for path in sorted(checks.FIXTURES.iterdir()):
+    for path in sorted(fixture_io.FIXTURES.iterdir()):
         assert (folder / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 def test_write_npz_reproduces_the_committed_files_byte_for_byte(tmp_path):
-    for module in make_fixtures.SPECS:
-        make_fixtures.write_npz(tmp_path / f"{module}.npz", _members(checks.FIXTURES, module))
-        assert (tmp_path / f"{module}.npz").read_bytes() == (checks.FIXTURES / f"{module}.npz").read_bytes()
+    for module in PACKS:
+        fixture_io.write_npz(tmp_path / f"{module}.npz", _members(fixture_io.FIXTURES, module))
+        assert (tmp_path / f"{module}.npz").read_bytes() == (fixture_io.FIXTURES / f"{module}.npz").read_bytes()
 
 
 def test_drift_tolerance_follows_the_arithmetic_and_stays_within_half_the_grading_tolerance():
-    specs = {spec.probe: spec for specs in make_fixtures.SPECS.values() for spec in specs}
+    specs = {check.probe: check.fixture for pack in PACKS.values() for check in pack.checks}
     eps, subnormal, f32 = 2.0**-23, 2.0**-149, np.dtype(np.float32)
     # 784 + 256 products behind each MLP output: sqrt(1040) roundings of partial sums of the outputs' size
-    mlp = make_fixtures.drift_tolerance(specs["sequential_hidden_deck_mlp_reference"], f32, 1.5)
+    mlp = fixture_io.drift_tolerance(specs["sequential_hidden_deck_mlp_reference"], f32, 1.5)
     assert mlp == pytest.approx((4 * eps, 4 * (subnormal + eps * 1040**0.5 * 1.5)), rel=1e-12)
     assert mlp[1] < 1e-4 / 3  # the MLP's grading atol
     # Linear(6, 4) would allow 4 * eps * sqrt(6) * 3 = 3.5e-6, more than half its grading atol of 1e-6
-    assert make_fixtures.drift_tolerance(specs["linear_hidden_reference_outputs"], f32, 3.0) == (4 * eps, 0.5e-6)
-    assert make_fixtures.drift_tolerance(specs["sigmoid_forward"], f32, 1.0) == (4 * eps, 4 * subnormal)
-    assert make_fixtures.drift_tolerance(specs["relu_forward"], f32, 1.0) == (0.0, 0.0)  # graded exactly
+    assert fixture_io.drift_tolerance(specs["linear_hidden_reference_outputs"], f32, 3.0) == (4 * eps, 0.5e-6)
+    assert fixture_io.drift_tolerance(specs["sigmoid_forward"], f32, 1.0) == (4 * eps, 4 * subnormal)
+    assert fixture_io.drift_tolerance(specs["relu_forward"], f32, 1.0) == (0.0, 0.0)  # graded exactly
     # float16 outputs (cast, never computed) are held to half the grading rtol of 1e-6, far below their ulp
-    assert make_fixtures.drift_tolerance(specs["tensor_creation_dtype"], np.dtype(np.float16), 1.0) == (5e-7, 0.0)
+    assert fixture_io.drift_tolerance(specs["tensor_creation_dtype"], np.dtype(np.float16), 1.0) == (5e-7, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -765,7 +808,7 @@ def test_check_names_an_edited_npz_and_regenerating_rewrites_only_what_drifted(t
     ]
     assert make_fixtures.drift(folder) == {}
     for module in ("01_tensor", "02_activations"):
-        assert (folder / f"{module}.npz").read_bytes() == (checks.FIXTURES / f"{module}.npz").read_bytes()
+        assert (folder / f"{module}.npz").read_bytes() == (fixture_io.FIXTURES / f"{module}.npz").read_bytes()
 
 
 # --------------------------------------------------------------------------- feedback
@@ -849,7 +892,7 @@ def _as_recorded(verdicts: dict[str, Verdict]) -> dict[str, list]:
 
 def _cases(tmp_path: Path):
     """(case name, module, package folder) for the reference, every mutant and every valid variant."""
-    for module in CHECKS:
+    for module in PACKS:
         yield f"reference {module}", module, ROOT
     for mutant in MUTANTS:
         module = COMPONENTS[mutant.component]

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde.checks import CHECKS
+from autograde import packs
 from autograde.classroom import grade_class
 from autograde.samples import CLASS, solve, write_class
 from autograde.sandbox import child_pids
@@ -25,7 +25,7 @@ from tinytorch_course.course import copy_course, run_nbgrader
 
 MODULE = "03_layers"
 RELEASE = settings.load().released(MODULE)
-CELLS = len(CHECKS[MODULE])  # one graded cell per check
+CELLS = len(packs.load(MODULE).checks)  # one graded cell per check
 # pasted: the reference solution plus a test cell pasted from module 02, whose grade_id module 03 does not have
 FIRST = {"ada": 32, "ada2": 32, "ada3": 32, "ada4": 32, "bob": 22, "zed": 0, "pasted": 32}
 LATER = {"kai": 32, "ken": 22, "kev": 32, "kia": 32, "kim": 32, "kit": 32}  # handed in after the first run

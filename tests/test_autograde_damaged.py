@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from test_autograde_nbgrader import scores, submission
 
-from autograde.checks import CHECKS
+from autograde import packs
 from autograde.samples import CLASS, apply, solve
 from tinytorch_course import notebooks, settings
 from tinytorch_course.course import copy_course, run_nbgrader
 
 MODULE = "03_layers"
 VERSIONS = {"correct": {}, "buggy": CLASS["bob"]}
-POINTS = {check.name: check.points for check in CHECKS[MODULE]}
+POINTS = {check.name: check.points for check in packs.load(MODULE).checks}
 RELEASE = json.loads(settings.load().released(MODULE).read_text())
 MISSING_NOTE = "The solution cell linear-implementation is missing from your notebook"
 OWN_CELLS = ["# my scratch work\nprint(Linear(2, 3).weight)", "Notes to self: check the bias shape."]

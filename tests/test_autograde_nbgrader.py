@@ -73,9 +73,9 @@ def scores(course: Path, student: str) -> dict[str, float]:
 
 
 def lost(course: Path, student: str) -> set[str]:
-    from autograde.checks import CHECKS
+    from autograde import packs
 
-    points = {check.name: check.points for check in CHECKS[MODULE]}
+    points = {check.name: check.points for check in packs.load(MODULE).checks}
     return {name for name, score in scores(course, student).items() if score < points[name]}
 
 
@@ -137,10 +137,10 @@ def test_feedback_shows_verdicts_and_hints_but_no_hidden_tests_or_tracebacks(gra
         assert "Traceback (most recent call last)" not in text
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"{student}'s feedback shows hidden tests: {leaked[:2]}"
-    from autograde.checks import CHECKS
+    from autograde import packs
 
     bob = " ".join(_feedback_text(course, "bob").split())
-    for check in CHECKS[MODULE]:
+    for check in packs.load(MODULE).checks:
         verdict = f"{check.title}: {'failed' if check.name in lost(course, 'bob') else 'passed'}."
         assert " ".join(verdict.split()) in bob, verdict
         assert (" ".join(check.hint.split()) in bob) == (check.name in lost(course, "bob")), check.name

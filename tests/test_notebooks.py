@@ -96,11 +96,15 @@ def _in_body(lines: list[str], function: ast.FunctionDef, lineno: int) -> bool:
 
 @pytest.mark.parametrize("module", MODULES)
 def test_every_graded_cell_has_the_trusted_check_of_its_name_and_points(module):
-    from autograde.checks import CHECKS
+    """One check per graded cell and one graded cell per check, points included, for every module of settings.ini:
+    the pack is discovered from settings (autograde/packs/<name>.py, named after the module's package module)."""
+    from autograde import packs
 
     cells = {notebooks.nbgrader(c)["grade_id"]: c for c in code_cells(module) if notebooks.nbgrader(c).get("grade")}
-    checks = {check.name: check for check in CHECKS[module]}
-    assert len(checks) == len(CHECKS[module]), f"{module}: two checks with one name"
+    pack = packs.load(module)
+    assert pack.probe_file.stem == pack.name == COURSE.exports[module].split(".")[-1]
+    checks = {check.name: check for check in pack.checks}
+    assert len(checks) == len(pack.checks), f"{module}: two checks with one name"
     assert sorted(cells) == sorted(checks), f"{module}: cells without a check or checks without a cell"
     for name, cell in cells.items():
         assert notebooks.nbgrader(cell)["points"] == checks[name].points, name
