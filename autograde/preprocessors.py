@@ -25,7 +25,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer, Unicode
+from traitlets import Float, Integer
 
 from autograde import checks, sandbox
 from tinytorch_course import notebooks, settings
@@ -110,7 +110,6 @@ class TrustedChecks(NbGraderPreprocessor):
     timeout = Float(sandbox.Limits.timeout, help="Wall-clock seconds per submission").tag(config=True)
     probe_timeout = Float(sandbox.Limits.probe_timeout, help="Seconds for import and each probe").tag(config=True)
     memory = Integer(sandbox.Limits.memory, help="Address space per sandboxed process, bytes").tag(config=True)
-    runtime_dir = Unicode(str(sandbox.DEFAULT_CACHE), help="The sandbox's interpreter runtime").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         module = resources["nbgrader"]["assignment"]
@@ -143,7 +142,7 @@ class TrustedChecks(NbGraderPreprocessor):
                 probes,
                 {name: fixtures[name].inputs for name in probes},
                 limits,
-                runtime=_runtime(Path(self.runtime_dir)),
+                runtime=_runtime(),
             )
         verdicts = {}
         for check in module_checks:
