@@ -90,7 +90,7 @@ SECRET_PATHS = [
     Path("/etc/shadow"),
     Path(sys.prefix) / "pyvenv.cfg",
 ]
-# Places the student must not be able to write to (the runtime and the box are the default runtime's).
+# Places the student must not be able to write to (the run's own folders included).
 READ_ONLY = ["/", "/var/tmp", "/dev/shm", str(sandbox.INSIDE), str(sandbox.BOX), str(sandbox.SITE)]
 SECRET_DIRS = [ROOT, ROOT / "autograde/fixtures", ROOT / ".venv/lib", Path("/root"), Path("/work"), Path("/tmp")]
 
@@ -377,8 +377,8 @@ def sandbox_uid() -> int:
 
 @pytest.fixture(scope="module")
 def crowd() -> Iterator[set[int]]:
-    uid = sandbox_uid()
-    sleepers = [subprocess.Popen(["sleep", "600"], user=uid, group=uid, extra_groups=[]) for _ in range(CROWD)]
+    nobody = {"user": sandbox.NOBODY, "group": sandbox.NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
+    sleepers = [subprocess.Popen(["sleep", "600"], **nobody) for _ in range(CROWD)]
     yield {sleeper.pid for sleeper in sleepers}
     for sleeper in sleepers:
         sleeper.kill()
