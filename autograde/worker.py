@@ -112,7 +112,8 @@ def _encode(outputs, np, max_bytes: int) -> tuple[list[list], list[bytes]]:
 
 
 def _limit(limits: dict[str, int]) -> None:
-    """Soft and hard limits both, so student code cannot raise them again (it has no capabilities)."""
+    """Soft and hard limits both, so student code cannot raise them again (it has no capabilities). Set here,
+    inside the run's user namespace, RLIMIT_NPROC counts this run's processes only (see autograde.sandbox)."""
     for name, value in limits.items():
         kind = getattr(resource, name)
         hard = resource.getrlimit(kind)[1]
