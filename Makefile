@@ -3,10 +3,11 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(CURDIR)/$(VENV)/bin
 CHROMIUM := /usr/bin/chromium
-# The grader's sandbox runs student code under Debian's interpreter of the venv's Python version (as nobody,
-# who cannot reach the venv's own interpreter).
+# The grader's sandbox is built by Debian's bubblewrap and runs student code under Debian's interpreter of the
+# venv's Python version (the venv's own interpreter may live where the sandbox cannot reach it).
 PY_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 SANDBOX_PYTHON := /usr/bin/python$(PY_VERSION)
+BWRAP := /usr/bin/bwrap
 # nbgrader and nbdev shell out to tools of the venv (alembic, jupyter): its bin/ comes first.
 export PATH := $(BIN):$(PATH)
 # No __pycache__ folders in the source tree or the student kit.
@@ -36,13 +37,13 @@ kit: install
 
 # The main job end to end on embedded defaults: export the package, run every module notebook,
 # release the student notebooks, build the student kit, and grade a sample class into a SQLite gradebook.
-demo: export $(SANDBOX_PYTHON)
+demo: export $(SANDBOX_PYTHON) $(BWRAP)
 	python -m tinytorch_course demo
 	python -m tinytorch_course release
 	python -m tinytorch_course kit
 	python -m autograde demo
 
-test: install $(CHROMIUM) $(SANDBOX_PYTHON)
+test: install $(CHROMIUM) $(SANDBOX_PYTHON) $(BWRAP)
 	ruff check .
 	python -m pytest
 
@@ -63,6 +64,10 @@ $(VENV)/.bench-installed: $(VENV)/.installed
 $(SANDBOX_PYTHON):
 	apt-get install -y --no-install-recommends python$(PY_VERSION) || \
 		(apt-get update && apt-get install -y --no-install-recommends python$(PY_VERSION))
+
+$(BWRAP):
+	apt-get install -y --no-install-recommends bubblewrap || \
+		(apt-get update && apt-get install -y --no-install-recommends bubblewrap)
 
 lint: install
 	ruff check .

@@ -32,7 +32,7 @@ from nbformat import NotebookNode, from_dict
 from nbformat.v4.nbbase import random_cell_id
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
-from traitlets import Float, Integer, Unicode
+from traitlets import Float, Integer
 
 from autograde import fixture_io, judging, packs, sandbox
 from tinytorch_course import notebooks, settings
@@ -307,7 +307,6 @@ class TrustedChecks(NbGraderPreprocessor):
     timeout = Float(sandbox.Limits.timeout, help="Wall-clock seconds per submission").tag(config=True)
     probe_timeout = Float(sandbox.Limits.probe_timeout, help="Seconds for import and each probe").tag(config=True)
     memory = Integer(sandbox.Limits.memory, help="Address space per sandboxed process, bytes").tag(config=True)
-    runtime_dir = Unicode(str(sandbox.DEFAULT_CACHE), help="The sandbox's interpreter runtime").tag(config=True)
 
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         module = resources["nbgrader"]["assignment"]
@@ -346,7 +345,7 @@ class TrustedChecks(NbGraderPreprocessor):
                 probes,
                 {name: fixtures[name].inputs for name in probes},
                 limits,
-                runtime=_runtime(Path(self.runtime_dir)),
+                runtime=_runtime(),
             )
         verdicts = {}
         for check in module_checks:

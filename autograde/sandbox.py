@@ -4,38 +4,52 @@ Threat model. A submission is arbitrary Python that runs with the grader's privi
 try to: read the reference package, the fixtures (expected outputs), the instructor notebooks, other students'
 submissions or the host's secrets; reach the network; change the verdict (forge results, patch numpy so that
 comparisons pass, crash or hang the grader); or exhaust the host (memory, processes, disk, CPU, output). The
-grader assumes Linux, root, util-linux (`unshare`, `setpriv`, `prlimit`, `mount`), coreutils and Debian's
-python3.X (the venv's minor version).
+grader assumes Linux (5.14 or newer, see Resources) with user namespaces open to ordinary users, Debian's
+bubblewrap (`bwrap`) and python3.X (the venv's minor version). It runs as root or as any ordinary user, with
+the same command and the same verdicts: nothing here needs root.
 
-Runtime (`prepare_runtime`, once per machine; idempotent through a stamp file, safe to call concurrently): the
-venv's numpy version is installed with the venv's pip (`pip install --target`) into /var/lib/tinytorch-grader/site,
-world-readable, bound into every sandbox, and proven to import as nobody under /usr/bin/python3.X -I -S.
+Runtime (`prepare_runtime`, once per grading process; idempotent and safe to call concurrently, it writes
+nothing): the sandbox's interpreter is Debian's /usr/bin/python3.X (the venv's own may live where the sandbox
+cannot reach it, e.g. under /root); its numpy is the grader's own, the venv's `numpy` folder and the libraries its
+wheel bundles (`numpy.libs`), bound read-only (same minor version, so the cp3X wheel fits). One sandbox run proves
+that numpy imports there. When bubblewrap cannot build a sandbox on this host, that run raises SandboxError naming
+the cause and the fix (the sysctl, the AppArmor profile, the container's options): nothing is graded, and student
+code never runs outside a sandbox.
 
 How each run is isolated (`run_probes`):
 - Files. The student's `tinytorch/` (regular files only: symlinks and `__pycache__` are dropped, size capped),
   our probe package (the probe module's folder, imported as `probes`), `worker.py` and an inputs-only .npz are
-  copied, root-owned and read-only, into a fresh scratch dir under a 0700 root-only temp dir. In a new mount
-  namespace (`unshare --mount --propagation private`, so no mount is ever seen by the host and all vanish with the
-  namespace) a new root is built on a tmpfs and entered with `pivot_root`, the old root detached: read-only binds
-  of the OS (/usr and the /bin, /lib... links or dirs), of the runtime's numpy and of the scratch dir (at
-  `<runtime>/box`), two files of /etc (loader cache, time zone), five device nodes, a fresh /proc of the new
-  PID namespace and a small writable /tmp (`Limits.tmp`). It is an allow-list: the course root, any clone of
-  it, the venv, the nbgrader exchange, home folders, other runs' scratch dirs, wherever the host keeps them,
-  are not in this root at all.
-- Identity. The worker runs as `nobody` (65534) with no groups, no capabilities (bounding set emptied) and
-  no_new_privs, so root-only files stay closed and setuid binaries gain nothing.
+  copied, read-only, into a fresh scratch dir with an unguessable name in a temp dir of the grader's that others
+  may traverse but not list (bubblewrap, started as nobody by a root grader, must reach it). bubblewrap builds a
+  new root on a tmpfs, in new user, mount, PID, network, IPC, UTS and cgroup namespaces: read-only binds of the
+  OS (/usr and the /bin, /lib... links or dirs), of two files of /etc (loader cache, time zone), five device
+  nodes, the runtime's numpy (at `SITE`) and the scratch dir (at `BOX`), a fresh /proc of the new PID namespace
+  and a small writable /tmp (`Limits.tmp`); then the root itself is remounted read-only. It is an allow-list: the
+  course root, any clone of it, the venv, the nbgrader exchange, home folders, other runs' scratch dirs, wherever
+  the host keeps them, are not in this root at all. No mount is seen by the host; all vanish with the namespace.
+- Identity. The worker runs as uid and gid 65534 of its user namespace, with no groups, no capabilities
+  (`--cap-drop ALL`: the bounding set is empty too) and no_new_privs, in a new session (no terminal to push
+  input into), and cannot create further user namespaces (`--disable-userns`). On the host it is the grader's
+  uid; a root grader first becomes the real `nobody` (65534) and starts bubblewrap as that user, so student code
+  never runs as real root, not even inside a namespace. Root-only files stay closed and setuid binaries gain
+  nothing.
 - Interpreter. Debian's /usr/bin/python3.X with `-I -S -B`; sys.path = [student dir, runtime numpy, stdlib]:
   neither the reference `tinytorch` nor the venv is on it, and they are not in its root besides.
-- Network and IPC. New net namespace (only a down loopback: every connect fails), new IPC and UTS namespaces.
-- Processes. New PID namespace whose init is a root `sh` that the student cannot signal; the parent kills it
-  on the wall-clock deadline (`Limits.timeout`) and the kernel then kills every process in the namespace, forked
-  or daemonised ones included. Should the grader itself die, `unshare --kill-child` or, failing that, a
-  `timeout -s KILL` inside (at timeout + 5 s) ends the run; `sweep()` later removes its scratch dir and cgroups.
-- Resources. Per process (prlimit): address space (`memory`), CPU seconds, processes of uid nobody, file size
-  (`output`: bounds the results channel and any file in /tmp), open files, no core dumps. Per run, where the
-  host lets root create cgroups (v1 here; v2 only where the controllers are already delegated): total memory,
-  tasks and one CPU, which also bound a fork bomb whose every child allocates. The worker itself gives each
-  probe (and the import) `probe_timeout` via SIGALRM, so one hanging probe does not cost the others.
+- Network and IPC. New net namespace (only its own loopback: nothing outside the run is reachable), new IPC and
+  UTS namespaces.
+- Processes. New PID namespace whose init is bubblewrap's, which ignores every signal the student sends; the
+  parent kills it on the wall-clock deadline (`Limits.timeout`) and the kernel then kills every process in the
+  namespace, forked or daemonised ones included. Should the grader itself die, `--die-with-parent` ends the run;
+  `sweep()` later removes its scratch dir and cgroups.
+- Resources. Per process, set by the worker before any student code runs and inherited by all it starts:
+  address space (`memory`), CPU seconds, processes, file size (`output`: bounds the results channel and any file
+  in /tmp), open files, no core dumps. The process cap is per run: since Linux 5.14 RLIMIT_NPROC counts the
+  processes of a uid within a user namespace, so it counts this run's processes (bubblewrap's init, the worker,
+  its children) and neither the instructor's own processes nor other runs'; bubblewrap itself starts with the
+  grader's own limits, so creating the namespace is never refused for the grader's other processes. Per run,
+  where the host lets the grader create cgroups (root: v1 here; v2 only where the controllers are delegated):
+  total memory, tasks and one CPU, which also bound a fork bomb whose every child allocates. The worker itself
+  gives each probe (and the import) `probe_timeout` via SIGALRM, so one hanging probe does not cost the others.
 - Output. stdout+stderr go to a pipe the parent drains, keeping only the last `TAIL_BYTES`: unbounded printing
   costs the student's time, never the grader's memory or disk.
 - Results. The worker writes frames (JSON meta + .npy blobs) to an inherited descriptor of a file outside the
@@ -45,18 +59,19 @@ How each run is isolated (`run_probes`):
   could have returned anyway, and all comparisons run here, in the parent, with the parent's numpy.
 
 Not isolated: the student can read the probe module and the inputs (they are no secret; expected outputs never
-enter the sandbox), world-readable files of /usr, and the sandbox's own /proc, and the kernel itself
-is shared (a kernel exploit escapes any namespace sandbox). RLIMIT_NPROC counts every process of uid nobody on
-the host, so concurrent runs share that cap (the per-run pids cgroup is the real bound where available).
+enter the sandbox), world-readable files of /usr, and the sandbox's own /proc, and the kernel itself is shared (a
+kernel exploit escapes any namespace sandbox). /tmp is not mounted noexec (bubblewrap has no such option; the
+student runs arbitrary code in-process anyway). Without cgroups (an ordinary user without a delegated cgroup) the
+run's processes together may hold `processes` x `memory` of address space. On kernels before 5.14 RLIMIT_NPROC
+counts every process of the run's host uid (nobody for a root grader, else the instructor's own), which makes the
+cap tighter than asked (student code may fail to fork), never looser, and never limits the grader itself.
 `stdout_tail` is student-controlled text and may quote the probe source it read: show it as such.
 """
 
-import fcntl
 import json
 import math
 import os
 import select
-import shlex
 import shutil
 import signal
 import stat
@@ -66,6 +81,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -75,7 +91,6 @@ import numpy as np
 
 Status = Literal["ok", "error", "timeout", "memory", "crashed", "import-failed"]
 
-DEFAULT_CACHE = Path("/var/lib/tinytorch-grader")
 # The only parts of the host a sandbox sees (besides the runtime, its box, a fresh /proc and /tmp): the OS's
 # programs and libraries, read-only (symlinks among them, as with a merged /usr, are recreated as symlinks), and
 # single files where they exist: the dynamic loader's cache, the time zone, five device nodes. Not the rest of
@@ -86,6 +101,10 @@ SYSTEM_FILES = (
     "etc/localtime",
     *(f"dev/{name}" for name in ("null", "zero", "full", "random", "urandom")),
 )
+# Where the run's own files are inside the sandbox: the box (student/ and grader/) and the runtime's numpy.
+INSIDE = Path("/sandbox")
+BOX = INSIDE / "box"
+SITE = INSIDE / "site"
 NOBODY = 65534
 TAIL_BYTES = 2048
 ERROR_CHARS = 300
@@ -113,10 +132,21 @@ class Limits:
     probe_timeout: float = 10.0  # wall-clock seconds for the import and for each probe (SIGALRM in the worker)
     memory: int = 1 << 30  # address space per process, bytes
     cpu: int = 30  # CPU seconds per process
-    processes: int = 64  # processes/threads of uid nobody
+    processes: int = 64  # processes/threads of the run: bubblewrap's init, the worker and what it starts
     output: int = 32 << 20  # bytes of results, and the largest file the student may write
     tmp: int = 16 << 20  # size of the writable /tmp
     open_files: int = 256
+
+    def rlimits(self) -> dict[str, int]:
+        """The worker's per-process limits, by `resource` constant name."""
+        return {
+            "RLIMIT_AS": self.memory,
+            "RLIMIT_CPU": self.cpu,
+            "RLIMIT_NPROC": self.processes,
+            "RLIMIT_FSIZE": self.output,
+            "RLIMIT_NOFILE": self.open_files,
+            "RLIMIT_CORE": 0,
+        }
 
 
 @dataclass(frozen=True)
@@ -130,88 +160,183 @@ class ProbeResult:
 
 @dataclass(frozen=True)
 class Runtime:
-    root: Path  # world-readable; `site` and the run's box are bound into every sandbox from here
-    python: Path
-    site: Path  # numpy, installed with pip --target
+    bwrap: Path
+    python: Path  # Debian's python3.X: the interpreter inside the sandbox
+    numpy: tuple[Path, ...]  # the grader's numpy package and the libraries its wheel bundles, bound at SITE
     numpy_version: str
 
-    @property
-    def mountpoint(self) -> Path:
-        return self.root / "box"
+    def binds(self) -> dict[Path, Path]:
+        """Inside path -> host dir, for every run."""
+        return {SITE / path.name: path for path in self.numpy}
 
-    @property
-    def jail(self) -> Path:
-        """Empty on the host; inside a run, the new root: a tmpfs holding only what the sandbox may see."""
-        return self.root / "jail"
+    @classmethod
+    def find(cls, python: Path | None = None) -> "Runtime":
+        """bubblewrap, the sandbox's interpreter and the grader's numpy; SandboxError names what is missing."""
+        minor = f"3.{sys.version_info.minor}"
+        python = python or Path(f"/usr/bin/python{minor}")
+        if not os.access(python, os.X_OK):
+            raise SandboxError(f"{python} not found: the sandbox needs Debian's python: apt-get install python{minor}")
+        bwrap = shutil.which("bwrap", path=_ENV["PATH"])
+        if bwrap is None:
+            raise SandboxError("the sandbox needs bubblewrap: apt-get install bubblewrap")
+        package = Path(np.__file__).resolve().parent
+        # auditwheel puts the libraries a wheel bundles (OpenBLAS) beside the package; numpy's RPATH finds them there.
+        bundled = package.with_name(f"{package.name}.libs")
+        dirs = (package, bundled) if bundled.is_dir() else (package,)
+        return cls(bwrap=Path(bwrap), python=python, numpy=dirs, numpy_version=np.__version__)
 
 
-def _check_tools() -> None:
-    names = ("unshare", "setpriv", "prlimit", "mount", "pivot_root", "timeout")
-    missing = [name for name in names if shutil.which(name, path=_ENV["PATH"]) is None]
-    if missing:
-        raise SandboxError(f"the sandbox needs {', '.join(missing)}: apt-get install util-linux mount coreutils")
+def prepare_runtime(python: Path | None = None) -> Runtime:
+    """Find the runtime (`Runtime.find`) and prove that a sandbox runs here: SandboxError names what to fix.
 
-
-def prepare_runtime(cache: Path = DEFAULT_CACHE, python: Path | None = None) -> Runtime:
-    """Install the grader's numpy version for the sandbox interpreter into `cache`/site, once (idempotent).
-
-    The venv's interpreter lives under /root (mode 700 here), which `nobody` cannot execute, and the venv is
-    not in the sandbox's root; so the sandbox runs Debian's python3.X (same minor version, so the venv's cp3X
-    wheel fits) with numpy from `cache`. Safe to call concurrently (file lock) and on every grading run (stamp check).
+    Writes nothing, so it is idempotent and safe to call concurrently; a grading process calls it once
+    (autograde.preprocessors caches it).
     """
-    if os.geteuid() != 0:
-        raise SandboxError(
-            "the sandbox must run as root: it creates namespaces and then becomes nobody "
-            "(grade with sudo, as in the README's 'Running the course on JupyterHub')"
-        )
-    _check_tools()
-    minor = f"3.{sys.version_info.minor}"
-    python = python or Path(f"/usr/bin/python{minor}")
-    if not os.access(python, os.X_OK):
-        raise SandboxError(f"{python} not found: the sandbox needs the system's python: apt-get install python{minor}")
-    version = np.__version__
-    cache = cache.resolve()
-    runtime = Runtime(root=cache, python=python, site=cache / "site", numpy_version=version)
-    cache.mkdir(mode=0o755, parents=True, exist_ok=True)
-    os.chmod(cache, 0o755)
-    runtime.jail.mkdir(mode=0o755, exist_ok=True)
-    stamp_file, wanted = cache / "stamp.json", {"numpy": version, "python": str(python)}
-    with open(cache / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            installed = json.loads(stamp_file.read_text()) == wanted and runtime.site.is_dir()
-        except (OSError, ValueError):
-            installed = False
-        if not installed:
-            stamp_file.unlink(missing_ok=True)
-            _install_numpy(runtime)
-            stamp_file.write_text(json.dumps(wanted))
+    runtime = Runtime.find(python)
+    _prove(runtime)
     sweep()
     return runtime
 
 
-def _install_numpy(runtime: Runtime) -> None:
-    shutil.rmtree(runtime.site, ignore_errors=True)
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
-    pip += ["--only-binary=:all:", "--target", str(runtime.site), f"numpy=={runtime.numpy_version}"]
-    done = subprocess.run(pip, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SandboxError(f"pip could not install numpy into {runtime.site}:\n{done.stderr[-2000:]}")
-    subprocess.run(["chmod", "-R", "a+rX", str(runtime.site)], check=True)
-    # Prove it works the way the sandbox uses it: as nobody, isolated, numpy from the site dir only.
-    code = f"import sys; sys.path.insert(0, {str(runtime.site)!r}); import numpy; print(numpy.__version__)"
-    nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
-    check = subprocess.run(
-        [*nobody, str(runtime.python), "-I", "-S", "-B", "-c", code], capture_output=True, text=True, cwd="/", env=_ENV
+def _prove(runtime: Runtime) -> None:
+    """Import numpy in a sandbox exactly as a run does; on failure, say why in terms an admin can act on."""
+    code = f"import sys; sys.path.insert(0, {str(SITE)!r}); import numpy; print(numpy.__version__)"
+    proc = _launch(runtime, [str(runtime.python), "-I", "-S", "-B", "-c", code], {}, Limits.tmp)
+    try:
+        output, timed_out = _drain(proc, time.monotonic() + 60)
+    finally:
+        if proc.poll() is None:
+            _kill(proc)
+        proc.stdout.close()
+    said = output.decode("utf-8", "replace")
+    if said.strip() == runtime.numpy_version and proc.returncode == 0:
+        return
+    if "bwrap: " in said:
+        raise SandboxError(_host_problem(said))
+    where = ", ".join(map(str, runtime.numpy))
+    raise SandboxError(
+        f"numpy {runtime.numpy_version} ({where}) does not import under {runtime.python} in the sandbox "
+        f"({'timed out' if timed_out else _exit_text(proc.returncode)}):\n{said}"
     )
-    if check.stdout.strip() != runtime.numpy_version:
-        raise SandboxError(f"numpy in {runtime.site} does not import under {runtime.python}:\n{check.stderr}")
+
+
+def _sysctl(name: str) -> str | None:
+    try:
+        return Path("/proc/sys", name.replace(".", "/")).read_text().strip()
+    except OSError:
+        return None
+
+
+def _host_problem(said: str) -> str:
+    """Why bubblewrap (whose error message is in `said`) cannot build a sandbox here, and what an admin does."""
+    said = said.strip()[-600:]
+    apparmor = "kernel.apparmor_restrict_unprivileged_userns"
+    if "Unknown option" in said:
+        cause, fix = "this bubblewrap is too old", "install bubblewrap 0.8 or newer (Debian 12's or later)"
+    elif "source" in said and "Permission denied" in said:
+        uid = NOBODY if os.geteuid() == 0 else os.getuid()
+        cause = f"bubblewrap runs as uid {uid}, who cannot reach a folder it binds"
+        fix = (
+            "as root the sandbox is built as nobody: keep the course and its venv where every user may read them "
+            "(parent folders searchable by others, chmod o+x), or grade as an ordinary user"
+        )
+    elif _sysctl("user.max_user_namespaces") == "0":
+        cause = "user namespaces are disabled (sysctl user.max_user_namespaces = 0)"
+        fix = "as root, `sysctl -w user.max_user_namespaces=15000` and the same line in /etc/sysctl.d/ to keep it"
+    elif _sysctl("kernel.unprivileged_userns_clone") == "0":
+        cause = "unprivileged user namespaces are disabled (sysctl kernel.unprivileged_userns_clone = 0)"
+        fix = "as root, `sysctl -w kernel.unprivileged_userns_clone=1` and the same line in /etc/sysctl.d/"
+    elif _sysctl(apparmor) == "1":
+        cause = f"AppArmor restricts unprivileged user namespaces ({apparmor} = 1)"
+        fix = (
+            "as root, allow them to bwrap: write /etc/apparmor.d/bwrap with `abi <abi/4.0>, include <tunables/global>"
+            " profile bwrap /usr/bin/bwrap flags=(unconfined) { userns, }` and run `apparmor_parser -r "
+            f"/etc/apparmor.d/bwrap` (or `sysctl -w {apparmor}=0`)"
+        )
+    elif "ENOSPC" in said:
+        cause = "no more user namespaces may be created: user.max_user_namespaces is reached in an enclosing one"
+        fix = "grade outside the container or sandbox that sets that limit, or raise it where it is set"
+    elif Path("/.dockerenv").exists() or Path("/run/.containerenv").exists():
+        cause = "this container forbids what bubblewrap needs (new namespaces, a fresh /proc)"
+        fix = (
+            "start the container with `--security-opt seccomp=unconfined --security-opt apparmor=unconfined "
+            "--security-opt systempaths=unconfined` (Docker; Podman: `--security-opt unmask=ALL` for the last)"
+        )
+    else:
+        cause, fix = "bubblewrap could not build the sandbox", "see bubblewrap's message below"
+    return f"the sandbox cannot be built on this host: {cause}. Fix: {fix}. No student code ran. bwrap said:\n{said}"
+
+
+def _bwrap_args(runtime: Runtime, binds: dict[Path, Path], tmp: int) -> list[str]:
+    """bubblewrap's options for a new root holding the OS, `binds` (inside -> host dir) and a `tmp`-byte /tmp."""
+    args = [str(runtime.bwrap), "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent"]
+    args += ["--new-session", "--cap-drop", "ALL", "--uid", str(NOBODY), "--gid", str(NOBODY)]
+    args += ["--hostname", "sandbox", "--clearenv"]
+    for key, value in _ENV.items():
+        args += ["--setenv", key, value]
+    for name in SYSTEM_DIRS:
+        host = Path("/") / name
+        if host.is_symlink():
+            args += ["--symlink", os.readlink(host), str(host)]
+        elif host.is_dir():
+            args += ["--ro-bind", str(host), str(host)]
+    for name in SYSTEM_FILES:
+        args += ["--dev-bind-try" if name.startswith("dev/") else "--ro-bind-try", f"/{name}", f"/{name}"]
+    for inside, host in binds.items():
+        args += ["--ro-bind", str(host), str(inside)]
+    args += ["--proc", "/proc", "--size", str(tmp), "--perms", "1777", "--tmpfs", "/tmp"]
+    # Last: the root tmpfs (bubblewrap makes it the sandbox uid's) and the mount points on it become read-only.
+    return args + ["--remount-ro", "/", "--chdir", "/tmp", "--"]
+
+
+def _enter(cgroups: list[Path], become_nobody: bool) -> Callable[[], None]:
+    """What the child does between fork and exec of bubblewrap: join the run's cgroups while it still may (as
+    root), then, for a root grader, become the real nobody. Only async-signal-safe-ish os calls: no imports."""
+    procs = [str(path / "cgroup.procs") for path in cgroups]
+
+    def enter() -> None:
+        for path in procs:
+            fd = os.open(path, os.O_WRONLY)
+            try:
+                os.write(fd, b"0")
+            finally:
+                os.close(fd)
+        if become_nobody:
+            os.setgroups([])
+            os.setresgid(NOBODY, NOBODY, NOBODY)
+            os.setresuid(NOBODY, NOBODY, NOBODY)
+
+    return enter
+
+
+def _launch(
+    runtime: Runtime, command: list[str], binds: dict[Path, Path], tmp: int, cgroups: list[Path] = (), keep=()
+) -> subprocess.Popen:
+    """Start `command` in a new sandbox with the runtime's and `binds`' dirs; stdout+stderr on one pipe."""
+    become_nobody = os.geteuid() == 0
+    try:
+        return subprocess.Popen(
+            _bwrap_args(runtime, runtime.binds() | binds, tmp) + command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            pass_fds=keep,
+            env=_ENV,
+            cwd="/",
+            start_new_session=True,
+            preexec_fn=_enter(list(cgroups), become_nobody) if cgroups or become_nobody else None,
+        )
+    except subprocess.SubprocessError as exc:  # raised in the child by `_enter`
+        raise SandboxError(
+            f"could not join the run's cgroups or, as root, become uid {NOBODY} before starting bubblewrap "
+            f"(in a user namespace, is {NOBODY} mapped?): {exc}"
+        ) from None
 
 
 def sweep(older_than: float = 3600.0) -> None:
     """Remove what runs of a grader that was killed outright left behind: empty cgroups, scratch dirs.
 
-    Its sandbox ended by itself (the backstop timeout); only these remain. Anything younger than
+    Its sandbox ended with it (`--die-with-parent`); only these remain. Anything younger than
     `older_than` seconds may belong to a run in progress, so it is left alone.
     """
     cutoff = time.time() - older_than
@@ -365,47 +490,6 @@ def _own_cgroups() -> dict[str, str]:
         for controller in controllers.split(",") if controllers else [""]:
             own[controller] = path
     return own
-
-
-def _script(box: Path, runtime: Runtime, cgroups: list[Path], limits: Limits) -> str:
-    """The shell that runs as root init of the new namespaces: join cgroups, build the new root, drop to nobody."""
-    q, jail = shlex.quote, runtime.jail
-    lines = ["set -e"]
-    lines += [f"echo 0 > {q(str(path / 'cgroup.procs'))}" for path in cgroups]
-    # An allow-list, not a block-list: whatever the host keeps elsewhere (the course, a clone of it, the venv,
-    # the exchange, other runs' scratch dirs) is simply absent from the new root.
-    lines += [f"mount -t tmpfs -o mode=0755,nosuid,nodev,size=1m tmpfs {q(str(jail))}"]
-    for name in SYSTEM_DIRS:
-        host, inside = Path("/") / name, jail / name
-        if host.is_symlink():
-            lines += [f"ln -s {q(os.readlink(host))} {q(str(inside))}"]
-        elif host.is_dir():
-            lines += [f"mkdir {q(str(inside))}", f"mount --rbind {q(str(host))} {q(str(inside))}"]
-            lines += [f"mount -o remount,bind,ro,nosuid,nodev {q(str(inside))}"]
-    binds = [(runtime.site, jail / runtime.site.relative_to("/")), (box, jail / runtime.mountpoint.relative_to("/"))]
-    for host, inside in binds:
-        lines += [f"mkdir -p {q(str(inside))}", f"mount --bind {q(str(host))} {q(str(inside))}"]
-        lines += [f"mount -o remount,bind,ro,nosuid,nodev {q(str(inside))}"]
-    lines += ["mkdir " + " ".join(q(str(jail / name)) for name in ("dev", "etc", "proc", "tmp", ".old"))]
-    for name in SYSTEM_FILES:
-        if (Path("/") / name).exists():
-            lines += [f"touch {q(str(jail / name))}", f"mount --bind /{q(name)} {q(str(jail / name))}"]
-    lines += [f"mount -t proc -o nosuid,nodev,noexec proc {q(str(jail / 'proc'))}"]
-    lines += [f"mount -t tmpfs -o rw,mode=1777,nosuid,nodev,noexec,size={limits.tmp} tmpfs {q(str(jail / 'tmp'))}"]
-    # Swap roots and drop the old one: no path, /proc/*/root included, leads back to the host's files.
-    lines += [f"cd {q(str(jail))}", "pivot_root . .old", "umount -l /.old", "rmdir /.old"]
-    lines += ["mount -o remount,ro,bind /", "cd /tmp"]
-    drop = f"setpriv --reuid={NOBODY} --regid={NOBODY} --clear-groups --no-new-privs --inh-caps=-all"
-    drop += " --bounding-set=-all --"
-    rlimits = f"prlimit --as={limits.memory} --cpu={limits.cpu} --nproc={limits.processes}"
-    rlimits += f" --fsize={limits.output} --nofile={limits.open_files} --core=0 --"
-    worker = f"{q(str(runtime.python))} -I -S -B {q(str(runtime.mountpoint / 'grader' / 'worker.py'))}"
-    # A second wall clock, inside: should the grader die without killing us, the namespace still ends.
-    backstop = f"timeout -s KILL {limits.timeout + 5:g}"
-    # Not `exec`: this root shell stays init, out of the student's reach, and passes the worker's status on.
-    config = q(str(runtime.mountpoint / "grader" / "config.json"))
-    lines += ["set +e", f"{backstop} {drop} {rlimits} {worker} {config}", "exit $?"]
-    return "\n".join(lines)
 
 
 def child_pids(pid: int) -> list[int]:
@@ -569,67 +653,78 @@ def run_probes(
     if not set(inputs) <= set(probes):
         raise ValueError(f"inputs for unknown probes: {sorted(set(inputs) - set(probes))}")
     runtime = runtime or prepare_runtime()
-    with tempfile.TemporaryDirectory(prefix="tinytorch-sandbox-") as base:  # 0700: only root gets in
-        box = Path(base) / "box"
-        (box / "grader").mkdir(mode=0o755, parents=True)
-        (box / "student").mkdir(mode=0o755)
-        os.chmod(box, 0o755)
-        too_large = _copy_package(Path(package) / "tinytorch", box / "student" / "tinytorch")
-        if too_large:
-            return {name: ProbeResult(None, too_large, "import-failed", 0.0, "") for name in probes}
-        # the probe module with its siblings (shared helpers), as the package `probes`
-        (box / "grader" / "probes").mkdir()
-        for source in Path(probe_module).parent.glob("*.py"):
-            shutil.copyfile(source, box / "grader" / "probes" / source.name)
-        shutil.copyfile(Path(__file__).with_name("worker.py"), box / "grader" / "worker.py")
-        arrays = {f"{name}/{key}": np.asarray(value) for name, given in inputs.items() for key, value in given.items()}
-        np.savez(box / "grader" / "inputs.npz", **arrays)
+    with tempfile.TemporaryDirectory(prefix="tinytorch-sandbox-") as base:
+        # Others may pass through `base` but not list it, so only who knows the box's random name reaches it:
+        # the grader and its bubblewrap (which a root grader starts as nobody).
+        os.chmod(base, 0o711)
+        box = Path(base) / uuid.uuid4().hex
         results_fd = os.open(Path(base) / "results", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        inside = runtime.mountpoint
-        config = {
-            "results_fd": results_fd,
-            "student": str(inside / "student"),
-            "site": str(runtime.site),
-            "grader": str(inside / "grader"),
-            "probe_module": f"probes.{Path(probe_module).stem}",
-            "inputs": str(inside / "grader" / "inputs.npz"),
-            "probes": probes,
-            "probe_timeout": limits.probe_timeout,
-            "max_output": limits.output // 2,  # leaves room for the frames' own overhead
-        }
-        (box / "grader" / "config.json").write_text(json.dumps(config))
-        for path in (box / "grader").rglob("*"):
-            os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        cgroup = _Cgroup.create(limits)
         try:
-            unshare = ["unshare", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"]
-            unshare += ["--net", "--ipc", "--uts", "--propagation", "private", "--"]
-            script = _script(box, runtime, cgroup.dirs, limits)
-            start = time.monotonic()
-            proc = subprocess.Popen(
-                [*unshare, "/bin/sh", "-c", script],
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                pass_fds=(results_fd,),
-                env=_ENV,
-                cwd="/",
-                start_new_session=True,
-            )
+            too_large = _fill_box(box, package, probe_module, probes, inputs, limits, results_fd)
+            if too_large:
+                return {name: ProbeResult(None, too_large, "import-failed", 0.0, "") for name in probes}
+            cgroup = _Cgroup.create(limits)
             try:
-                tail, timed_out = _drain(proc, start + limits.timeout)
+                grader = BOX / "grader"
+                worker = [str(runtime.python), "-I", "-S", "-B", str(grader / "worker.py"), str(grader / "config.json")]
+                start = time.monotonic()
+                proc = _launch(runtime, worker, {BOX: box}, limits.tmp, cgroup.dirs, keep=(results_fd,))
+                try:
+                    tail, timed_out = _drain(proc, start + limits.timeout)
+                finally:
+                    if proc.poll() is None:
+                        _kill(proc)
+                    proc.stdout.close()
+                elapsed = time.monotonic() - start
+                frames, problem = _read_frames(results_fd, limits.output)
+                oom = cgroup.oom_kills() > 0
             finally:
-                if proc.poll() is None:
-                    _kill(proc)
-                proc.stdout.close()
-            elapsed = time.monotonic() - start
-            frames, problem = _read_frames(results_fd, limits.output)
-            oom = cgroup.oom_kills() > 0
+                cgroup.destroy()
         finally:
             os.close(results_fd)
-            cgroup.destroy()
     stdout_tail = tail.decode("utf-8", "replace")
     return _results(probes, frames, problem, proc.returncode, timed_out, oom, elapsed, limits, stdout_tail)
+
+
+def _fill_box(
+    box: Path,
+    package: Path,
+    probe_module: Path,
+    probes: list[str],
+    inputs: dict[str, dict[str, np.ndarray]],
+    limits: Limits,
+    results_fd: int,
+) -> str | None:
+    """Copy what the run needs into `box` (world-readable: the sandbox's uid reads it); None or why it failed."""
+    (box / "grader").mkdir(mode=0o755, parents=True)
+    (box / "student").mkdir(mode=0o755)
+    os.chmod(box, 0o755)
+    too_large = _copy_package(Path(package) / "tinytorch", box / "student" / "tinytorch")
+    if too_large:
+        return too_large
+    # the probe module with its siblings (shared helpers), as the package `probes`
+    (box / "grader" / "probes").mkdir()
+    for source in Path(probe_module).parent.glob("*.py"):
+        shutil.copyfile(source, box / "grader" / "probes" / source.name)
+    shutil.copyfile(Path(__file__).with_name("worker.py"), box / "grader" / "worker.py")
+    arrays = {f"{name}/{key}": np.asarray(value) for name, given in inputs.items() for key, value in given.items()}
+    np.savez(box / "grader" / "inputs.npz", **arrays)
+    config = {
+        "results_fd": results_fd,
+        "limits": limits.rlimits(),
+        "student": str(BOX / "student"),
+        "site": str(SITE),
+        "grader": str(BOX / "grader"),
+        "probe_module": f"probes.{Path(probe_module).stem}",
+        "inputs": str(BOX / "grader" / "inputs.npz"),
+        "probes": probes,
+        "probe_timeout": limits.probe_timeout,
+        "max_output": limits.output // 2,  # leaves room for the frames' own overhead
+    }
+    (box / "grader" / "config.json").write_text(json.dumps(config))
+    for path in (box / "grader").rglob("*"):
+        os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return None
 
 
 def _results(
@@ -645,6 +740,8 @@ def _results(
 ) -> dict[str, ProbeResult]:
     events = {meta.get("event"): (meta, payload) for meta, payload in frames}
     if "ready" not in events and not timed_out:
+        if "bwrap: " in tail:  # bubblewrap could not build the sandbox: no student code ran
+            raise SandboxError(_host_problem(tail))
         raise SandboxError(f"the sandbox failed before running student code ({_exit_text(code)}):\n{tail}")
     # What ended the run early, if it did not finish.
     if timed_out:

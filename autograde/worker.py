@@ -1,8 +1,9 @@
 """The program the sandbox runs: imports the student's package through a probe module and runs the probes.
 
-Started by `autograde.sandbox` as `python3.11 -I -S -B worker.py config.json`, as `nobody`, inside fresh
-mount/pid/net namespaces. Uses the standard library and NumPy only. Everything it reports goes to one channel,
-an inherited file descriptor, as a sequence of frames:
+Started by `autograde.sandbox` as `python3.11 -I -S -B worker.py config.json`, as uid 65534 of the fresh user,
+mount, pid and net namespaces bubblewrap built. Its first act is to set the run's per-process limits (inherited by
+everything the student's code starts). Uses the standard library and NumPy only. Everything it reports goes to one
+channel, an inherited file descriptor, as a sequence of frames:
 
     u64 length of the rest | u32 length of meta | meta (UTF-8 JSON) | the .npy blobs listed in meta["arrays"]
 
@@ -19,6 +20,7 @@ import importlib
 import io
 import json
 import os
+import resource
 import signal
 import struct
 import sys
@@ -109,7 +111,18 @@ def _encode(outputs, np, max_bytes: int) -> tuple[list[list], list[bytes]]:
     return index, blobs
 
 
+def _limit(limits: dict[str, int]) -> None:
+    """Soft and hard limits both, so student code cannot raise them again (it has no capabilities). Set here,
+    inside the run's user namespace, RLIMIT_NPROC counts this run's processes only (see autograde.sandbox)."""
+    for name, value in limits.items():
+        kind = getattr(resource, name)
+        hard = resource.getrlimit(kind)[1]
+        value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(kind, (value, value))
+
+
 def main(config: dict, channel: Channel) -> None:
+    _limit(config["limits"])
     # Started with -I -S: sys.path is the standard library only. The student's package comes first, then numpy.
     sys.path[:0] = [config["student"], config["site"]]
     sys.path.append(config["grader"])  # our probe package, after everything of the student's

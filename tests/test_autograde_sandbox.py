@@ -1,24 +1,32 @@
-"""The autograder's sandbox against real submissions, honest and hostile: real namespaces, no mocks.
+"""The autograder's sandbox against real submissions, honest and hostile: real bubblewrap, no mocks.
 
 Every submission is a tiny fake `tinytorch/core/layers.py` written here; the probe module calls its
 `Linear(weight, bias).forward(x)` and its `attack(inputs)`, where the hostile ones misbehave. The runs go in
-parallel threads (a module fixture starts them all at once); each test then checks one run's verdicts, and the
-last tests check that nothing leaked into the host (processes, mounts, cgroups, scratch dirs) and that runs in a
-row keep working.
+parallel threads (a module fixture starts them all at once) while the host keeps more processes of the sandbox's
+uid alive than a run may have; each test then checks one run's verdicts. The same suite then runs again as an
+ordinary user (a throwaway system user, created as root: CI runs as root), which must get the same verdicts; a
+grader where user namespaces are unavailable must refuse with the fix named. The last tests check that nothing
+leaked into the host (processes, mounts, cgroups, scratch dirs) and that runs in a row keep working.
 """
 
+import errno
 import glob
+import inspect
 import json
 import os
+import pwd
 import resource
+import shutil
 import socket
 import struct
+import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 
@@ -82,8 +90,8 @@ SECRET_PATHS = [
     Path("/etc/shadow"),
     Path(sys.prefix) / "pyvenv.cfg",
 ]
-# Places the student must not be able to write to (the runtime and the box are the default runtime's).
-READ_ONLY = ["/", "/var/tmp", "/dev/shm", str(sandbox.DEFAULT_CACHE), str(sandbox.DEFAULT_CACHE / "box")]
+# Places the student must not be able to write to (the run's own folders included).
+READ_ONLY = ["/", "/var/tmp", "/dev/shm", str(sandbox.INSIDE), str(sandbox.BOX), str(sandbox.SITE)]
 SECRET_DIRS = [ROOT, ROOT / "autograde/fixtures", ROOT / ".venv/lib", Path("/root"), Path("/work"), Path("/tmp")]
 
 READER = """
@@ -174,11 +182,27 @@ CASES: dict[str, str] = {
             """,
         attack="def attack(inputs):\n    return {'patched': np.array(np.allclose(1, 2))}\n",
     ),
+    "identity": hostile("""
+        def attack(inputs):
+            import ctypes
+            status = dict(line.split(":", 1) for line in open("/proc/self/status").read().splitlines())
+            libc = ctypes.CDLL(None, use_errno=True)
+            nested = libc.unshare(0x10000000)  # CLONE_NEWUSER: in a namespace of its own it would hold capabilities
+            return {
+                "uid": np.array([int(n) for n in status["Uid"].split()]),
+                "gid": np.array([int(n) for n in status["Gid"].split()]),
+                "groups": np.array(len(status["Groups"].split())),
+                "capabilities": np.array([int(status[key], 16) for key in ("CapPrm", "CapEff", "CapBnd", "CapAmb")]),
+                "no_new_privs": np.array(int(status["NoNewPrivs"])),
+                "nested_userns": np.array([nested, ctypes.get_errno()]),
+            }
+        """),
     "look-around": hostile("""
         def attack(inputs):
             def listing(path):
-                return np.frombuffer("\\n".join(sorted(os.listdir(path))).encode(), np.uint8)
-            places = {"root": "/", "var": "/var", "etc": "/etc", "dev": "/dev", "here": "."}
+                names = sorted(os.listdir(path)) if os.path.exists(path) else ["<missing>"]
+                return np.frombuffer("\\n".join(names).encode(), np.uint8)
+            places = {"root": "/", "var": "/var", "etc": "/etc", "dev": "/dev", "here": ".", "ours": "/sandbox"}
             return {name: listing(path) for name, path in places.items()}
         """),
     "read-files": hostile(READER.format(files=[str(p) for p in SECRET_PATHS], dirs=[str(p) for p in SECRET_DIRS])),
@@ -338,9 +362,27 @@ def probe_module(tmp_path_factory) -> Path:
 
 # Printing 100 MB or filling 1 GiB takes a while when the other runs keep both CPUs busy.
 SLOW = replace(LIMITS, timeout=15.0, probe_timeout=10.0)
-CASE_LIMITS = {name: SLOW for name in ("flood-stdout", "memory-python", "memory-at-import", "fork-memory")}
-# RLIMIT_NPROC counts every process of uid nobody on the host: one forking run at a time, or they starve each other.
-FORKING = ("fork-count", "fork-memory", "fork-bomb")
+CASE_LIMITS = {name: SLOW for name in ("flood-stdout", "memory-python", "memory-at-import")}
+# Without a memory cgroup (an ordinary user's grader) all 8 children of fork-memory touch their 320 MB.
+CASE_LIMITS["fork-memory"] = replace(LIMITS, timeout=40.0, probe_timeout=30.0)
+# More processes of the sandbox's host uid than a run may have, alive while the runs go: the process cap counts
+# each run's own processes (its user namespace's), so neither they nor concurrent forking runs take from it.
+CROWD = LIMITS.processes + 4
+
+
+def sandbox_uid() -> int:
+    """The host uid student code runs as: a root grader's sandbox is the real nobody, else the grader's own."""
+    return sandbox.NOBODY if os.geteuid() == 0 else os.getuid()
+
+
+@pytest.fixture(scope="module")
+def crowd() -> Iterator[set[int]]:
+    nobody = {"user": sandbox.NOBODY, "group": sandbox.NOBODY, "extra_groups": []} if os.geteuid() == 0 else {}
+    sleepers = [subprocess.Popen(["sleep", "600"], **nobody) for _ in range(CROWD)]
+    yield {sleeper.pid for sleeper in sleepers}
+    for sleeper in sleepers:
+        sleeper.kill()
+        sleeper.wait()
 
 
 @pytest.fixture(scope="module")
@@ -352,7 +394,7 @@ def server() -> Iterator[socket.socket]:
 
 
 @pytest.fixture(scope="module")
-def runs(runtime, host_before, probe_module, server, tmp_path_factory) -> Iterator[dict[str, Future]]:
+def runs(runtime, host_before, crowd, probe_module, server, tmp_path_factory) -> Iterator[dict[str, Future]]:
     """Start every case at once; each maps to (results, wall seconds, parent's max RSS growth in KiB)."""
 
     inputs = INPUTS | {"attack": {"port": np.array(server.getsockname()[1])}}
@@ -364,25 +406,17 @@ def runs(runtime, host_before, probe_module, server, tmp_path_factory) -> Iterat
         results = sandbox.run_probes(package, probe_module, PROBES, inputs, limits, runtime=runtime)
         return results, time.monotonic() - start, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss
 
-    def run_in_turn(futures: dict[str, Future]) -> None:
-        for name, future in futures.items():
-            try:
-                future.set_result(run(name))
-            except BaseException as exc:
-                future.set_exception(exc)
-
     pool = ThreadPoolExecutor(max_workers=8)
-    futures = {name: pool.submit(run, name) for name in CASES if name not in FORKING}
-    forking = {name: Future() for name in FORKING}
-    pool.submit(run_in_turn, forking)
-    futures |= forking
+    futures = {name: pool.submit(run, name) for name in CASES}
     futures["other-scratch"] = pool.submit(other_students_scratch, runtime, probe_module, tmp_path_factory)
     yield futures
     pool.shutdown(wait=True)
 
 
-def other_students_scratch(runtime, probe_module, tmp_path_factory) -> tuple[dict[str, ProbeResult], Path]:
-    """A victim run sleeps with a secret in its package; an attacker run then reads the victim's scratch dir."""
+def other_students_scratch(runtime, probe_module, tmp_path_factory) -> tuple[dict[str, ProbeResult], Path, set[str]]:
+    """A victim run sleeps with a secret in its package; an attacker run then reads the victim's scratch dir.
+
+    Also returns the host's view of the uids of every sandbox process alive meanwhile (the victim's included)."""
     victim = hostile("def attack(inputs):\n    time.sleep(4)\n    return {}\n")
     victim_package = write_package(tmp_path_factory.mktemp("victim"), victim)
     (victim_package / "tinytorch" / "victim_secret.txt").write_text("the victim's secret")
@@ -393,17 +427,33 @@ def other_students_scratch(runtime, probe_module, tmp_path_factory) -> tuple[dic
     )
     thread.start()
     deadline = time.monotonic() + 5
-    while not (found := glob.glob("/tmp/tinytorch-sandbox-*/box/student/tinytorch/victim_secret.txt")):
+    pattern = f"{tempfile.gettempdir()}/tinytorch-sandbox-*/*/student/tinytorch/victim_secret.txt"
+    # The host sees the secret, once copied: the attack below is a real one.
+    while not (found := [path for path in glob.glob(pattern) if Path(path).read_text() == "the victim's secret"]):
         assert time.monotonic() < deadline, "the victim's scratch dir never appeared"
         time.sleep(0.01)
     secret = Path(found[0])
-    assert secret.read_text() == "the victim's secret"  # the host sees it: the attack below is a real one
+    uids = sandbox_process_uids()
     attacker = hostile(READER.format(files=[str(secret)], dirs=[str(secret.parent), str(secret.parents[3])]))
     package = write_package(tmp_path_factory.mktemp("attacker"), attacker)
     results = sandbox.run_probes(package, probe_module, PROBES, INPUTS, LIMITS, runtime=runtime)
     assert secret.exists(), "the victim finished before the attack: make it sleep longer"
     thread.join()
-    return results, secret
+    return results, secret, uids
+
+
+def sandbox_process_uids() -> set[str]:
+    """The `Uid:` lines (real, effective, saved, fs) of the host's bubblewrap and worker processes of runs."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        try:
+            arguments = Path(f"/proc/{entry}/cmdline").read_bytes().decode().split("\0")
+            status = Path(f"/proc/{entry}/status").read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if any(argument.startswith(str(sandbox.BOX)) for argument in arguments):
+            found.add(status.split("\nUid:\t", 1)[1].split("\n", 1)[0])
+    return found
 
 
 def result(runs: dict[str, Future], name: str) -> dict[str, ProbeResult]:
@@ -423,7 +473,7 @@ def test_honest_package_returns_its_arrays(runs, runtime):
     assert all(r.status == "ok" and r.error is None and r.stdout_tail == "" for r in results.values())
     np.testing.assert_array_equal(results["forward"].outputs["y"], EXPECTED)
     student_file = bytes(results["attack"].outputs["file"]).decode()
-    assert student_file == str(runtime.mountpoint / "student/tinytorch/core/layers.py")
+    assert student_file == str(sandbox.BOX / "student/tinytorch/core/layers.py")
     assert results["attack"].outputs["marker"] == 7
     assert results["after"].outputs == {"alive": np.array(True)}
 
@@ -498,10 +548,13 @@ def test_memory_bomb_at_import(runs):
     assert_all(result(runs, "memory-at-import"), "memory", "MemoryError")
 
 
-def test_fork_is_bounded(runs):
+def test_fork_is_bounded(runs, crowd):
     results = result(runs, "fork-count")
     assert results["attack"].status == "ok"
-    assert 0 < results["attack"].outputs["children"] < LIMITS.processes
+    # The cap counts the run's own processes: bubblewrap's init, the worker and its children. Not the CROWD of
+    # host processes of the same uid, nor the other forking runs that went on at the same time.
+    assert len(crowd) > LIMITS.processes
+    assert results["attack"].outputs["children"] == LIMITS.processes - 2
     assert results["after"].status == "ok"  # its sleeping children did not stop the worker
 
 
@@ -520,6 +573,20 @@ def test_forked_children_share_one_memory_budget(runs):
     # hence CI, lets root create) kills some of them.
     assert results["attack"].status == "ok"
     assert results["attack"].outputs["killed"] >= 4
+
+
+def test_student_code_runs_unprivileged_inside_and_on_the_host(runs):
+    outputs = result(runs, "identity")["attack"].outputs
+    np.testing.assert_array_equal(outputs["uid"], [sandbox.NOBODY] * 4)
+    np.testing.assert_array_equal(outputs["gid"], [sandbox.NOBODY] * 4)
+    assert outputs["groups"] == 0 and outputs["no_new_privs"] == 1
+    np.testing.assert_array_equal(outputs["capabilities"], [0, 0, 0, 0])
+    nested, error = outputs["nested_userns"]
+    assert nested == -1 and error in (errno.ENOSPC, errno.EPERM)
+    # On the host: a root grader's sandbox (bubblewrap included) is the real nobody, never root.
+    _, _, host_uids = runs["other-scratch"].result()
+    uid = sandbox_uid()
+    assert host_uids == {f"{uid}\t{uid}\t{uid}\t{uid}"}
 
 
 def test_monkeypatching_numpy_stays_in_the_worker(runs):
@@ -546,9 +613,9 @@ def test_the_sandbox_sees_only_the_os_and_its_own_files(runs, runtime):
     outputs = result(runs, "look-around")["attack"].outputs
     names = {key: set(bytes(value).decode().split("\n")) - {""} for key, value in outputs.items()}
     present = {name for name in sandbox.SYSTEM_DIRS if (Path("/") / name).exists()}
-    assert runtime.root == Path("/var/lib/tinytorch-grader")
-    assert names["root"] == present | {"dev", "etc", "proc", "tmp", "var"}
-    assert names["var"] == {"lib"}  # of /var, only the runtime's path
+    assert names["root"] == present | {"dev", "etc", "proc", "tmp", "sandbox"}
+    assert names["ours"] == {"box", "site"}  # the run's files and the runtime's numpy
+    assert names["var"] == {"<missing>"}
     files = {name for name in sandbox.SYSTEM_FILES if (Path("/") / name).exists()}
     assert (
         names["etc"]
@@ -560,7 +627,7 @@ def test_the_sandbox_sees_only_the_os_and_its_own_files(runs, runtime):
 
 
 def test_another_students_scratch_dir_is_unreachable(runs):
-    results, secret = runs["other-scratch"].result()
+    results, _, _ = runs["other-scratch"].result()
     outputs = results["attack"].outputs
     assert results["attack"].status == "ok"
     assert outputs["file0"].size == 0 and outputs["dir0"] <= 0 and outputs["dir1"] <= 0
@@ -612,6 +679,198 @@ def test_forged_records_are_validated_by_the_parent(runs):
     assert results["after"].status == "error" and "does not match its declared shape" in results["after"].error
 
 
+def as_json(results: dict[str, ProbeResult]) -> dict:
+    """A run's verdicts as plain JSON data: what the ordinary user's grader prints, to compare with root's."""
+    return {
+        name: {
+            "status": probe.status,
+            "error": probe.error,
+            "stdout_tail": probe.stdout_tail,
+            "outputs": None if probe.outputs is None else {key: array.tolist() for key, array in probe.outputs.items()},
+        }
+        for name, probe in results.items()
+    }
+
+
+# The grader an ordinary user runs: Debian's python3.X (the venv's interpreter may be out of its reach) with copies
+# of the sandbox's code and of numpy. `suite` runs every case at once, as the `runs` fixture does; `refuse` tries to
+# grade where the sandbox cannot be built, with a package that leaves a mark if its code ever runs outside one.
+USER_GRADER = f"""
+import json, subprocess, sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+kit = Path(sys.argv[1])
+sys.path[:0] = [str(kit), str(kit / "site")]
+import numpy as np
+from autograde import sandbox
+from autograde.sandbox import ProbeResult
+
+{inspect.getsource(as_json)}
+
+def suite(spec, inputs):
+    runtime = sandbox.prepare_runtime()
+    crowd = [subprocess.Popen(["sleep", "600"]) for _ in range(spec["crowd"])]
+
+    def run(case):
+        limits = sandbox.Limits(**spec["limits"][case])
+        package, probes = kit / "cases" / case, kit / "probes.py"
+        return as_json(sandbox.run_probes(package, probes, spec["probes"], inputs, limits, runtime=runtime))
+
+    try:
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            return dict(zip(spec["cases"], pool.map(run, spec["cases"])))
+    finally:
+        for sleeper in crowd:
+            sleeper.kill()
+            sleeper.wait()
+
+def refuse(spec, inputs):
+    snitch, probes = kit / "cases" / "snitch", kit / "probes.py"
+    found = sandbox.Runtime.find  # as if prepare_runtime's check had been skipped: the run itself must refuse too
+    attempts = {{
+        "prepare_runtime": lambda: repr(sandbox.prepare_runtime()),
+        "run_probes": lambda: as_json(sandbox.run_probes(snitch, probes, ["after"], {{}}, runtime=found())),
+    }}
+    refusals = {{}}
+    for step, attempt in attempts.items():
+        try:
+            refusals[step] = attempt()
+        except sandbox.SandboxError as error:
+            refusals[step] = str(error)
+    return refusals
+
+spec = json.loads((kit / "spec.json").read_text())
+inputs = {{probe: {{key: np.array(value) for key, value in given.items()}} for probe, given in spec["inputs"].items()}}
+print(json.dumps({{"suite": suite, "refuse": refuse}}[sys.argv[2]](spec, inputs)))
+"""
+USER = "tinytorch-test-grader"
+SANDBOX_PYTHON = f"/usr/bin/python3.{sys.version_info.minor}"
+
+
+@pytest.fixture(scope="module")
+def ordinary_user() -> pwd.struct_passwd:
+    """A throwaway system user (created if absent): the instructor of a JupyterHub who grades without root."""
+    if os.geteuid() != 0:
+        pytest.fail("comparing root's grading with an ordinary user's needs root, as CI runs it")
+    try:
+        return pwd.getpwnam(USER)
+    except KeyError:
+        command = ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent", "--shell", "/bin/false"]
+        done = subprocess.run([*command, USER], capture_output=True, text=True)
+        try:
+            return pwd.getpwnam(USER)  # another test run may have made it meanwhile
+        except KeyError:
+            pytest.fail(f"useradd {USER} failed: {done.stderr}")
+
+
+@pytest.fixture(scope="module")
+def user_kit(runtime, server) -> Iterator[Path]:
+    """Everything the ordinary user's grader reads, in a folder any user can read (wherever the course is)."""
+    kit = Path(tempfile.mkdtemp(prefix="tinytorch-user-kit-"))
+    (kit / "autograde").mkdir()
+    (kit / "autograde" / "__init__.py").touch()
+    for name in ("sandbox.py", "worker.py"):
+        shutil.copyfile(Path(sandbox.__file__).with_name(name), kit / "autograde" / name)
+    for folder in runtime.numpy:
+        shutil.copytree(folder, kit / "site" / folder.name, ignore=shutil.ignore_patterns("__pycache__"))
+    (kit / "probes.py").write_text(PROBE_MODULE)
+    (kit / "driver.py").write_text(USER_GRADER)
+    for name, layers in CASES.items():
+        write_package(kit / "cases" / name, layers, LINKS.get(name))
+    (kit / "out").mkdir()
+    write_package(kit / "cases" / "snitch", HONEST + f"\nopen({str(kit / 'out' / 'ran')!r}, 'w').write('ran')\n")
+    inputs = INPUTS | {"attack": {"port": np.array(server.getsockname()[1])}}
+    limits = {name: CASE_LIMITS.get(name, LIMITS).__dict__ for name in CASES}
+    spec = {"cases": list(CASES), "probes": PROBES, "limits": limits, "crowd": CROWD}
+    spec["inputs"] = {probe: {key: value.tolist() for key, value in given.items()} for probe, given in inputs.items()}
+    (kit / "spec.json").write_text(json.dumps(spec))
+    subprocess.run(["chmod", "-R", "a+rX", str(kit)], check=True)
+    os.chmod(kit / "out", 0o1777)
+    yield kit
+    shutil.rmtree(kit)
+
+
+def grade_as(user: pwd.struct_passwd, kit: Path, mode: str, wrapper: list[str] = ()) -> dict:
+    command = [*wrapper, SANDBOX_PYTHON, "-I", "-B", str(kit / "driver.py"), str(kit), mode]
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+    ids = {"user": user.pw_uid, "group": user.pw_gid, "extra_groups": []}
+    done = subprocess.run(command, **ids, env=env, cwd="/", capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+@pytest.fixture(scope="module")
+def as_user(runs, ordinary_user, user_kit) -> dict[str, dict]:
+    wait(runs.values())  # one suite at a time: both are judged by wall clocks
+    return grade_as(ordinary_user, user_kit, "suite")
+
+
+def comparable(name: str, verdicts: dict) -> dict:
+    """A case's verdicts (as_json) without what may differ between two graders, for the reasons given."""
+    verdicts = json.loads(json.dumps(verdicts))
+    if name == "fork-memory":  # how many children the run's memory cgroup killed: root has one here, users not
+        verdicts["attack"]["outputs"] = None
+    if name == "fork-bomb":  # ok or timeout for anyone (test_fork_bomb_...): it races the bomb's copies for the CPU
+        assert verdicts.pop("after")["status"] in ("ok", "timeout")
+    return verdicts
+
+
+def test_an_ordinary_user_gets_the_same_verdicts(runs, as_user):
+    """Statuses, errors, output tails and returned arrays, of every probe of every case."""
+    assert list(as_user) == list(CASES)
+    for name in CASES:
+        assert comparable(name, as_user[name]) == comparable(name, as_json(result(runs, name))), name
+
+
+def inside_a_sandbox_without_user_namespaces(kit: Path, user: pwd.struct_passwd) -> dict:
+    """The ordinary user grades inside a bubblewrap sandbox that forbids further user namespaces."""
+    outer = [shutil.which("bwrap"), "--dev-bind", "/", "/", "--unshare-user", "--disable-userns", "--"]
+    return grade_as(user, kit, "refuse", wrapper=outer)
+
+
+def as_root_where_user_namespaces_are_off(kit: Path, user: pwd.struct_passwd) -> dict:
+    """Root grades in a user namespace (uids 0 and 65534 mapped to themselves) whose max_user_namespaces is 0."""
+    limit_then_grade = 'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"'
+    grader = [SANDBOX_PYTHON, "-I", "-B", str(kit / "driver.py"), str(kit), "refuse"]
+    # The first shell waits until we have written its namespace's maps; the second, exec'd as root of the
+    # namespace, then holds its capabilities there: enough to set that namespace's sysctl, nothing on the host.
+    command = ["unshare", "--user", "sh", "-c", 'read go && exec sh -c "$0" sh "$@"', limit_then_grade, *grader]
+    env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8"}
+    proc = subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while os.readlink(f"/proc/{proc.pid}/ns/user") == os.readlink("/proc/self/ns/user"):
+            assert time.monotonic() < deadline, "unshare never entered its user namespace"
+            time.sleep(0.01)
+        for kind in ("uid_map", "gid_map"):
+            Path(f"/proc/{proc.pid}/{kind}").write_text(f"0 0 1\n{sandbox.NOBODY} {sandbox.NOBODY} 1\n")
+        out, err = proc.communicate("go\n", timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-3000:]
+    return json.loads(out)
+
+
+@pytest.mark.parametrize(
+    "where, fix",
+    [
+        (as_root_where_user_namespaces_are_off, "`sysctl -w user.max_user_namespaces=15000`"),
+        (inside_a_sandbox_without_user_namespaces, "grade outside the container or sandbox that sets that limit"),
+    ],
+)
+def test_without_user_namespaces_nothing_is_graded(where, fix, ordinary_user, user_kit):
+    refusals = where(user_kit, ordinary_user)
+    assert list(refusals) == ["prepare_runtime", "run_probes"]
+    for step, message in refusals.items():
+        assert isinstance(message, str), (step, message)  # a SandboxError's text, not a verdict
+        assert message.startswith("the sandbox cannot be built on this host: "), (step, message)
+        assert fix in message and "No student code ran" in message, (step, message)
+    assert not (user_kit / "out" / "ran").exists()  # the submission's code never ran, sandboxed or not
+
+
 def frame(meta: object, blob: bytes = b"", raw_meta: bytes | None = None) -> bytes:
     head = json.dumps(meta).encode() if raw_meta is None else raw_meta
     body = struct.pack("<I", len(head)) + head + blob
@@ -655,15 +914,15 @@ def test_the_parent_survives_any_results_channel(tmp_path, garbage):
     assert results["attack"].status in ("error", "crashed")
 
 
-def test_nothing_leaks_into_the_host(runs, host_before):
+def test_nothing_leaks_into_the_host(runs, host_before, crowd):
     for future in runs.values():
         future.result()
     mountinfo, nobody, cgroups, scratch = host_before
     assert Path("/proc/self/mountinfo").read_text() == mountinfo
     deadline = time.monotonic() + 5  # a killed namespace takes a moment to be reaped
-    while processes_of(sandbox.NOBODY) - nobody and time.monotonic() < deadline:
+    while processes_of(sandbox.NOBODY) - nobody - crowd and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert processes_of(sandbox.NOBODY) - nobody == set()
+    assert processes_of(sandbox.NOBODY) - nobody - crowd == set()
     assert set(leftover_cgroups()) - cgroups == set()
     assert set(glob.glob("/tmp/tinytorch-sandbox-*")) - scratch == set()
 
