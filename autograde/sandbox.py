@@ -8,13 +8,13 @@ grader assumes Linux (5.14 or newer, see Resources) with user namespaces open to
 bubblewrap (`bwrap`) and python3.X (the venv's minor version). It runs as root or as any ordinary user, with
 the same command and the same verdicts: nothing here needs root.
 
-Runtime (`prepare_runtime`, once per grading process; idempotent and safe to call concurrently, it writes
-nothing): the sandbox's interpreter is Debian's /usr/bin/python3.X (the venv's own may live where the sandbox
-cannot reach it, e.g. under /root); its numpy is the grader's own, the venv's `numpy` folder and the libraries its
-wheel bundles (`numpy.libs`), bound read-only (same minor version, so the cp3X wheel fits). One sandbox run proves
-that numpy imports there. When bubblewrap cannot build a sandbox on this host, that run raises SandboxError naming
-the cause and the fix (the sysctl, the AppArmor profile, the container's options): nothing is graded, and student
-code never runs outside a sandbox.
+Runtime (`prepare_runtime`, once per grading process; idempotent and safe to call concurrently): the sandbox's
+interpreter is Debian's /usr/bin/python3.X (the venv's own may live where the sandbox cannot reach it, e.g. under
+/root); its numpy is the grader's own, the venv's `numpy` folder and the libraries its wheel bundles (`numpy.libs`),
+bound read-only (same minor version, so the cp3X wheel fits); for a root grader whose venv nobody may reach, a root-
+owned copy of them made once in the temp dir. One sandbox run proves that numpy imports there. When bubblewrap
+cannot build a sandbox on this host, that run raises SandboxError naming the cause and the fix (the sysctl, the
+AppArmor profile, the container's options): nothing is graded, and student code never runs outside a sandbox.
 
 How each run is isolated (`run_probes`):
 - Files. The student's `tinytorch/` (regular files only: symlinks and `__pycache__` are dropped, size capped),
@@ -183,14 +183,48 @@ class Runtime:
         # auditwheel puts the libraries a wheel bundles (OpenBLAS) beside the package; numpy's RPATH finds them there.
         bundled = package.with_name(f"{package.name}.libs")
         dirs = (package, bundled) if bundled.is_dir() else (package,)
+        if os.geteuid() == 0 and not all(map(_others_can_read, dirs)):
+            dirs = _public_copy(dirs, np.__version__)
         return cls(bwrap=Path(bwrap), python=python, numpy=dirs, numpy_version=np.__version__)
+
+
+def _others_can_read(folder: Path) -> bool:
+    """Whether a user with no special rights (nobody) can reach `folder` and list it: every ancestor searchable by
+    others, the folder itself readable and searchable by others."""
+    needed = stat.S_IROTH | stat.S_IXOTH
+    if os.stat(folder).st_mode & needed != needed:
+        return False
+    return all(os.stat(parent).st_mode & stat.S_IXOTH for parent in folder.parents)
+
+
+def _public_copy(dirs: tuple[Path, ...], version: str) -> tuple[Path, ...]:
+    """Root-owned, world-readable copies of `dirs` in the temp dir, made once per numpy version: for a root grader
+    whose venv lives where nobody cannot reach it (under /root, or a home folder of mode 0750)."""
+    home = Path(tempfile.gettempdir()) / f"tinytorch-grader-numpy-{version}"
+    done = home / ".complete"
+    if done.exists():  # trusted only when no one but root could have written it
+        info = os.stat(home)
+        if info.st_uid != 0 or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+            raise SandboxError(f"{home} is not root's own: remove it and grade again")
+        return tuple(home / d.name for d in dirs)
+    staging = Path(tempfile.mkdtemp(prefix=f"{home.name}-", dir=home.parent))
+    for folder in dirs:
+        shutil.copytree(folder, staging / folder.name, ignore=shutil.ignore_patterns("__pycache__", "tests"))
+    for path in [staging, *staging.rglob("*")]:  # mkdtemp gives 0700; others need to read, never to write
+        os.chmod(path, 0o755 if path.is_dir() or os.access(path, os.X_OK) else 0o644)
+    (staging / ".complete").touch()
+    try:
+        staging.rename(home)
+    except OSError:  # another grading process got there first: theirs is as good
+        shutil.rmtree(staging, ignore_errors=True)
+    return tuple(home / d.name for d in dirs)
 
 
 def prepare_runtime(python: Path | None = None) -> Runtime:
     """Find the runtime (`Runtime.find`) and prove that a sandbox runs here: SandboxError names what to fix.
 
-    Writes nothing, so it is idempotent and safe to call concurrently; a grading process calls it once
-    (autograde.preprocessors caches it).
+    Writes nothing (but, for a root grader whose venv nobody can reach, one public copy of numpy), so it is
+    idempotent and safe to call concurrently; a grading process calls it once (autograde.preprocessors caches it).
     """
     runtime = Runtime.find(python)
     _prove(runtime)
