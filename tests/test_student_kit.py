@@ -129,8 +129,36 @@ def test_export_errors_name_notebook_cell_and_line(kit, broken_line, error):
         if c["metadata"].get("nbgrader", {}).get("grade_id") == "linear-implementation"
     )
     line = source_lines.index(broken_line) + 1
-    expected = f"03_layers.ipynb, cell {number} ('class Linear(Layer):'), line {line}: {error}"
-    assert expected in result.stderr, result.stderr
+    expected = f"export failed: 03_layers.ipynb, cell {number} ('class Linear(Layer):'), line {line}: {error}"
+    said = result.stderr.splitlines()
+    assert said[0].startswith(expected) and "Traceback" not in result.stderr, result.stderr
+    assert said[-1] == "1 of 1 notebooks not exported: 03_layers.ipynb" and len(said) <= 3, result.stderr
+
+
+def test_export_skips_checkpoints_and_goes_on_after_a_failing_notebook(kit):
+    for module in MODULES:
+        solve(kit.notebook(module), module)
+    # JupyterLab's autosave copy of a half-edited 03, and a broken 02: the first is not the student's notebook,
+    # the second must not stop the others from being tried
+    checkpoint = kit.notebook("03_layers").parent / ".ipynb_checkpoints" / "03_layers-checkpoint.ipynb"
+    checkpoint.parent.mkdir()
+    solve(kit.notebook("03_layers"), "03_layers", lambda gid, src: src + "\n)")
+    checkpoint.write_text(kit.notebook("03_layers").read_text())
+    solve(kit.notebook("03_layers"), "03_layers")
+    solve(kit.notebook("02_activations"), "02_activations", lambda gid, src: src.replace("return", "retur n", 1))
+    result = kit.run("-m", "tinytorch_course.export", check=False)
+    assert result.returncode == 1
+    assert "checkpoint" not in result.stdout + result.stderr
+    exported = [line.split(" -> ")[0] for line in result.stdout.splitlines()]
+    assert exported == ["01_tensor.ipynb"], result.stdout + result.stderr
+    # 03 was still tried: it needs the activations 02 did not export, and says so
+    failures = [line for line in result.stderr.splitlines() if line.startswith("export failed: ")]
+    assert [line.split(",")[0] for line in failures[:2]] == [
+        "export failed: 02_activations.ipynb", "export failed: 03_layers.ipynb"
+    ]  # fmt: skip
+    assert "SyntaxError" in failures[0] and "No module named 'tinytorch.core.activations'" in failures[1]
+    summary = f"{len(failures)} of {len(MODULES)} notebooks not exported: 02_activations.ipynb, 03_layers.ipynb"
+    assert result.stderr.splitlines()[-1].startswith(summary)
 
 
 # Appended to a notebook: where its imports of earlier modules came from.

@@ -140,26 +140,57 @@ def _describe_cell(notebook: Path, cell_id: str | None, line: int) -> str:
     return f"{Path(notebook).name}, line {line}"
 
 
+def project_notebooks(root: Path) -> list[Path]:
+    """The module notebooks under `root` a student edits: not JupyterLab's .ipynb_checkpoints copies, nor anything
+    else in a hidden folder."""
+    found = sorted(root.rglob("[0-9]*.ipynb"))
+    return [p for p in found if not any(part.startswith(".") for part in p.relative_to(root).parts)]
+
+
+def require_exported(earlier: dict[str, str]) -> None:
+    """Before a notebook imports the code of earlier modules: `earlier` maps each of those notebooks to the package
+    module it exports to. Raises ImportError saying which module to finish and export first when one is missing."""
+    import importlib.util
+
+    for notebook, module in earlier.items():
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:  # its parent package is missing too
+            found = False
+        if not found:
+            raise ImportError(
+                f"{module} is not in your tinytorch package yet: finish {notebook}.ipynb and run its last cell "
+                f"(or `python -m tinytorch_course.export modules/{notebook}/{notebook}.ipynb`), then restart this "
+                "notebook's kernel."
+            )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m tinytorch_course.export",
         description="Export saved module notebooks into the tinytorch package of this folder.",
     )
-    parser.add_argument("notebooks", nargs="*", help="notebook files (default: every notebook of the project)")
+    parser.add_argument("notebooks", nargs="*", help="notebook files (default: every module notebook of the project)")
     args = parser.parse_args(argv)
     from nbdev.config import get_config
 
-    paths = [Path(p) for p in args.notebooks] or sorted(Path(get_config().nbs_path).rglob("[0-9]*.ipynb"))
-    status = 0
-    for path in paths:
+    paths = [Path(p) for p in args.notebooks] or project_notebooks(Path(get_config().nbs_path))
+    failed = []
+    for path in paths:  # one notebook's error does not stop the others
         try:
             for module in export(path):
                 print(f"{path.name} -> {module}")
         except ExportError as error:
             print(f"export failed: {error}", file=sys.stderr)
-            status = 1
-    return status
+            failed.append(path.name)
+    if failed:
+        print(f"{len(failed)} of {len(paths)} notebooks not exported: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m` runs this file as `__main__`, a second copy of the module beside `tinytorch_course.export`, whose
+    # ExportError is the one nbdev's export processors raise: run that module's main so that it catches them.
+    from tinytorch_course.export import main as _main
+
+    sys.exit(_main())
