@@ -22,6 +22,8 @@ from autograde.samples import CLASS, solve, write_class
 from autograde.sandbox import child_pids
 from tinytorch_course import settings
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]  # grades whole classes, several times
+
 MODULE = "03_layers"
 RELEASE = settings.load().released(MODULE)
 CELLS = len(CHECKS[MODULE])  # one graded cell per check

@@ -15,6 +15,8 @@ from autograde.classroom import copy_course, grade_table, nbgrader
 from autograde.samples import CLASS, apply, reference_solutions, solve, write_class
 from tinytorch_course import notebooks, settings
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]  # nbgrader autograde of a whole class
+
 ROOT = settings.ROOT
 MODULE = "03_layers"
 MAX = 32.0
