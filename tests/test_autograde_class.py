@@ -23,6 +23,8 @@ from autograde.sandbox import child_pids
 from tinytorch_course import settings
 from tinytorch_course.course import copy_course, run_nbgrader
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]  # grades whole classes, several times
+
 MODULE = "03_layers"
 RELEASE = settings.load().released(MODULE)
 CELLS = len(packs.load(MODULE).checks)  # one graded cell per check

@@ -16,6 +16,8 @@ from autograde.samples import CLASS, apply, reference_solutions, solve, write_cl
 from tinytorch_course import notebooks, settings
 from tinytorch_course.course import copy_course, run_nbgrader
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]  # nbgrader autograde of a whole class
+
 ROOT = settings.ROOT
 MODULE = "03_layers"
 MAX = 32.0

@@ -37,6 +37,8 @@ from autograde import sandbox
 from autograde.sandbox import Limits, ProbeResult
 from tinytorch_course import settings
 
+pytestmark = pytest.mark.sandbox
+
 LIMITS = Limits(timeout=5.0, probe_timeout=1.5, cpu=10, processes=32, output=8 << 20, tmp=4 << 20)
 PROBES = ["forward", "attack", "after"]
 ROOT = settings.ROOT

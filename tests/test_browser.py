@@ -22,6 +22,8 @@ import pytest
 from conftest import ROOT, StudentKit, reference_solutions, solve
 from playwright.sync_api import Page, sync_playwright
 
+pytestmark = [pytest.mark.browser, pytest.mark.kit]
+
 CHROMIUM = "/usr/bin/chromium"
 # As root chromium needs --no-sandbox; the rest keeps it from dialling out on a closed network.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",

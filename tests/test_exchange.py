@@ -13,8 +13,12 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from tinytorch_course import settings
 from tinytorch_course.course import copy_course
+
+pytestmark = pytest.mark.exchange
 
 ROOT = settings.ROOT
 COURSE_ID = settings.load().course_id

@@ -142,6 +142,7 @@ def test_tests_and_analysis_are_never_exported(module):
             assert meta.get("grade"), f"{meta['grade_id']}: hidden tests belong in graded cells"
 
 
+@pytest.mark.slow  # runs every notebook in a kernel
 def test_instructor_notebook_runs_top_to_bottom_with_every_test_passing(executed):
     assert executed.ok, f"{executed.path.name}: " + "; ".join(f"{f.grade_id}: {f.error}" for f in executed.failures)
     passed, total, earned, possible = executed.graded()

@@ -48,6 +48,7 @@ def secret_lines(module) -> set[str]:
     return secret - public
 
 
+@pytest.mark.slow  # nbgrader generate_assignment of every module
 def test_a_fresh_release_equals_the_committed_one(tmp_path):
     course = copy_course(tmp_path / "course")
     shutil.rmtree(course / "modules")
@@ -120,6 +121,7 @@ def test_every_stubbed_function_raises_not_implemented(module):
                 assert raises, f"{module}/{key}: {f.name} must raise NotImplementedError in the release"
 
 
+@pytest.mark.slow  # runs every released notebook in a kernel
 def test_a_blank_release_fails_every_graded_cell_only_through_its_stubs():
     for module in MODULES:
         path = COURSE.released(module)

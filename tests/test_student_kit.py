@@ -13,6 +13,8 @@ from conftest import solve
 
 from tinytorch_course import settings
 
+pytestmark = pytest.mark.kit
+
 ROOT = settings.ROOT
 MODULES = settings.load().modules
 
