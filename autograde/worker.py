@@ -25,6 +25,7 @@ import signal
 import struct
 import sys
 import time
+import zlib
 
 # Bound before any student code runs, so that patching these modules later cannot redirect our own reporting.
 _write = os.write
@@ -148,6 +149,9 @@ def main(config: dict, channel: Channel) -> None:
     channel.send({"event": "import", "status": "ok", "error": None, "seconds": _perf() - start})
 
     for name in config["probes"]:
+        # Probes that leave NumPy's global random state to the student (dropout masks) draw the same numbers on
+        # every run: grading the same submission twice gives the same feedback, word for word.
+        np.random.seed(zlib.crc32(name.encode()))
         start = _perf()
         try:
             with _Budget(config["probe_timeout"]):
