@@ -347,10 +347,19 @@ class TrustedChecks(NbGraderPreprocessor):
                 limits,
                 runtime=_runtime(),
             )
-        verdicts = {}
-        for check in module_checks:
-            result = results[check.probe]
-            error = result.error if result.status in ("ok", "error") else f"{result.status}: {result.error}"
-            verdicts[check.name] = judging.grade(check, result.outputs, fixtures[check.probe], error)
-            self.log.info("%s %s: %s", module, check.name, "passed" if verdicts[check.name].passed else "failed")
+        verdicts = judge(module_checks, results, fixtures)
+        for name, verdict in verdicts.items():
+            self.log.info("%s %s: %s", module, name, "passed" if verdict.passed else "failed")
         return verdicts
+
+
+def judge(
+    module_checks: list[judging.Check], results: dict[str, sandbox.ProbeResult], fixtures: dict
+) -> dict[str, judging.Verdict]:
+    """The verdict of every check on its probe's result from the sandbox."""
+    verdicts = {}
+    for check in module_checks:
+        result = results[check.probe]
+        error = result.error if result.status in ("ok", "error") else f"{result.status}: {result.error}"
+        verdicts[check.name] = judging.grade(check, result.outputs, fixtures[check.probe], error)
+    return verdicts

@@ -743,9 +743,28 @@ def refuse(spec, inputs):
             refusals[step] = str(error)
     return refusals
 
+def sample_class(spec, inputs):
+    # the sample class's exported packages (class/<student>) on their module's probes: arrays with their dtypes
+    spec = json.loads((kit / "class" / "spec.json").read_text())
+    with np.load(kit / "class" / "inputs.npz", allow_pickle=False) as npz:
+        given = {{probe: {{}} for probe in spec["probes"]}}
+        for member in npz.files:
+            probe, key = member.split("/", 1)
+            given[probe][key] = npz[member]
+    runtime, limits = sandbox.prepare_runtime(), sandbox.Limits(**spec["limits"])
+    probes = kit / "class" / "probes" / spec["probe_file"]
+    graded = {{}}
+    for student in spec["students"]:
+        results = sandbox.run_probes(kit / "class" / student, probes, spec["probes"], given, limits, runtime=runtime)
+        graded[student] = {{name: [r.status, r.error, r.stdout_tail, None if r.outputs is None else
+                             {{k: [a.dtype.str, a.shape, a.tolist()] for k, a in r.outputs.items()}}]
+                             for name, r in results.items()}}
+    return graded
+
 spec = json.loads((kit / "spec.json").read_text())
 inputs = {{probe: {{key: np.array(value) for key, value in given.items()}} for probe, given in spec["inputs"].items()}}
-print(json.dumps({{"suite": suite, "refuse": refuse}}[sys.argv[2]](spec, inputs)))
+modes = {{"suite": suite, "refuse": refuse, "sample_class": sample_class}}
+print(json.dumps(modes[sys.argv[2]](spec, inputs)))
 """
 USER = "tinytorch-test-grader"
 SANDBOX_PYTHON = f"/usr/bin/python3.{sys.version_info.minor}"
@@ -978,3 +997,51 @@ def test_a_grader_whose_numpy_nobody_can_reach_binds_a_public_copy(tmp_path):
         assert sandbox._public_copy(hidden, version) == public  # made once, then reused
     finally:
         shutil.rmtree(Path(tempfile.gettempdir()) / f"tinytorch-grader-numpy-{version}", ignore_errors=True)
+
+
+# The sample class of `make demo`, graded by the trusted checks with probes run as root and as the ordinary user.
+# The wall clock is long enough for every per-probe budget to run out first, so mallory's hang ends the same way.
+CLASS_LIMITS = Limits(timeout=60.0, probe_timeout=1.0)
+
+
+def _received(student: dict) -> dict[str, ProbeResult]:
+    """The ordinary user's results (sample_class in USER_GRADER) as ProbeResults, dtypes and shapes restored."""
+    arrays = lambda outputs: {k: np.array(v, dtype=d).reshape(shape) for k, (d, shape, v) in outputs.items()}  # noqa: E731
+    return {
+        name: ProbeResult(None if outputs is None else arrays(outputs), error, status, 0.0, tail)
+        for name, (status, error, tail, outputs) in student.items()
+    }
+
+
+def test_an_ordinary_user_grades_the_sample_class_like_root(runtime, ordinary_user, user_kit, tmp_path):
+    from autograde import packs, preprocessors
+    from autograde.fixture_io import load_fixtures
+    from autograde.samples import write_class
+
+    module = "03_layers"
+    pack, fixtures = packs.load(module), load_fixtures(module)
+    probes = sorted({check.probe for check in pack.checks})
+    students = write_class(tmp_path / "submitted", module)
+    folder = user_kit / "class"
+    for student in students:
+        nb = json.loads((tmp_path / "submitted" / student / module / f"{module}.ipynb").read_text())
+        preprocessors.scratch_package(nb, module, folder / student)
+    shutil.copytree(pack.probe_file.parent, folder / "probes", ignore=shutil.ignore_patterns("__pycache__"))
+    np.savez(folder / "inputs.npz", **{f"{p}/{k}": a for p in probes for k, a in fixtures[p].inputs.items()})
+    spec = {"students": students, "probes": probes, "probe_file": pack.probe_file.name}
+    (folder / "spec.json").write_text(json.dumps(spec | {"limits": CLASS_LIMITS.__dict__}))
+    subprocess.run(["chmod", "-R", "a+rX", str(folder)], check=True)
+
+    def verdicts(results: dict[str, ProbeResult]) -> dict[str, tuple[float, str]]:
+        return {name: (v.score, v.feedback) for name, v in preprocessors.judge(pack.checks, results, fixtures).items()}
+
+    as_user = grade_as(ordinary_user, user_kit, "sample_class")
+    inputs = {p: fixtures[p].inputs for p in probes}
+    probe_file = folder / "probes" / pack.probe_file.name
+    totals = {}
+    for student in students:
+        as_root = sandbox.run_probes(folder / student, probe_file, probes, inputs, CLASS_LIMITS, runtime=runtime)
+        by_user = verdicts(_received(as_user[student]))
+        assert by_user == verdicts(as_root), student
+        totals[student] = sum(score for score, _ in by_user.values())
+    assert totals == {"ada": 32.0, "bob": 22.0, "mallory": 22.0, "zed": 0.0}
