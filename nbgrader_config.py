@@ -29,6 +29,7 @@ from nbgrader.preprocessors import (  # noqa: E402
     SaveAutoGrades,
 )
 
+from autograde import completion  # noqa: E402
 from autograde.preprocessors import RestoreCells, SubmissionExporter, TrustedChecks  # noqa: E402
 
 course = settings.load()
@@ -67,3 +68,6 @@ c.Autograde.autograde_preprocessors = [TrustedChecks, SaveAutoGrades, AssignLate
 c.TrustedChecks.timeout = course.grading_timeout
 c.TrustedChecks.probe_timeout = course.probe_timeout
 c.TrustedChecks.memory = course.memory_mb << 20
+# Each submission's grading records its own end (autograde/completion.py): `python -m autograde grade` resumes by it.
+c.Autograde.pre_convert_hook = completion.forget
+c.Autograde.post_convert_hook = completion.record

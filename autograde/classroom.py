@@ -6,12 +6,11 @@ autograde --student ID` runs) in long-lived worker processes: importing nbgrader
 submission with the trusted checks well under one. The runner decides who needs grading; each worker grades one
 student at a time into the shared SQLite gradebook.
 
-- Resumable. A student counts as graded when the gradebook holds a score for every grade cell of each of their
-  notebooks AND their autograded notebooks are finished: readable, with a verdict in every graded code cell (nbgrader
-  first writes the sanitized notebook, without outputs, to the same path), and not older than the submission
-  (timestamp.txt, nbgrader's own rule). Everyone else is graded with force, which makes nbgrader drop whatever an
-  interrupted run left in their autograded folder. So a run killed at any point is completed by the next one, and
-  nobody is graded twice (nbgrader's tables also hold one submission per student, one grade per cell).
+- Resumable. A student counts as graded when a grading of their current submission ran to the end, which the
+  grading records itself (autograde/completion.py: nbgrader's pre- and post-convert hooks, so plain `nbgrader
+  autograde` counts too). Everyone else is graded with force, which makes nbgrader drop whatever an interrupted run
+  left in their autograded folder. So a run killed at any point is completed by the next one, and nobody is graded
+  twice (nbgrader's tables also hold one submission per student, one grade per cell).
 - One runner per module and course: a lock file in autograded/, inherited by the workers, which die with the
   runner (PR_SET_PDEATHSIG): a SIGKILLed runner leaves nobody grading behind the next run's back.
 - SQLite: the workers open the gradebook with a 60 s busy timeout (SQLite's default is 5 s), so a write waits for
@@ -46,10 +45,8 @@ if TYPE_CHECKING:  # nbgrader takes ~3 s to import: only where it is used
     from nbgrader.coursedir import CourseDirectory
     from traitlets.config import Config
 
-from autograde import packs
+from autograde import completion, packs
 from tinytorch_course import settings
-from tinytorch_course.notebooks import graded_cells
-from tinytorch_course.notebooks import read as read_notebook
 
 MODULE = "03_layers"
 BUSY_TIMEOUT = 60.0  # seconds a gradebook write waits for another worker's transaction
@@ -125,7 +122,7 @@ def grade_class(
                 raise ValueError(f"no submission of {module} for {', '.join(unknown)}")
             todo, skipped = sorted(set(students)), []
         else:
-            done = set() if force else _graded_students(coursedir, module, submitted, notebooks)
+            done = set() if force else completion.graded(Path(coursedir.root), module, submitted)
             todo, skipped = [s for s in submitted if s not in done], [s for s in submitted if s in done]
         problems_csv = autograded / f"{module}-problems.csv"
         problems = {s: row for s, row in _read_problems(problems_csv).items() if s in submitted}
@@ -151,7 +148,7 @@ def grade_class(
 
         if todo:
             _grade_in_workers(config, module, todo, notebooks, workers, record)
-        graded = sorted(_graded_students(coursedir, module, submitted, notebooks))
+        graded = sorted(completion.graded(Path(coursedir.root), module, submitted))
         problems = {s: row for s, row in problems.items() if s not in graded}  # e.g. graded since by nbgrader itself
         _write_problems(problems_csv, problems)
         progress("\n" + grade_table(course, module, students=graded))
@@ -212,41 +209,6 @@ def _submitted_students(coursedir: "CourseDirectory", module: str) -> list[str]:
     pattern = coursedir.format_path(coursedir.submitted_directory, "(?P<student>[^/]+)", module, escape=True)
     found = (re.fullmatch(pattern, folder) for folder in folders if os.path.isdir(folder))
     return sorted(match["student"] for match in found if match)
-
-
-def _graded_students(coursedir: "CourseDirectory", module: str, students: list[str], notebooks: list[str]) -> set[str]:
-    """The `students` whose submission of `module` is completely graded (see the module docstring)."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    graded = set()
-    with Gradebook(coursedir.db_url, coursedir.course_id) as gb:
-        for student in students:
-            try:
-                submission = gb.find_submission(module, student)
-            except MissingEntry:
-                continue
-            scored = {
-                nb.name: {g.cell_id for g in nb.grades if g.auto_score is not None or g.manual_score is not None}
-                for nb in submission.notebooks
-            }
-            cells = {nb.name: {c.id for c in nb.notebook.grade_cells} for nb in submission.notebooks}
-            if sorted(scored) == notebooks and all(cells[name] <= scored[name] for name in notebooks):
-                graded.add(student)
-    return {s for s in graded if _autograded_is_finished(coursedir, module, s, notebooks)}
-
-
-def _autograded_is_finished(coursedir: "CourseDirectory", module: str, student: str, notebooks: list[str]) -> bool:
-    folder = Path(coursedir.format_path(coursedir.autograded_directory, student, module))
-    for name in notebooks:
-        try:
-            graded = graded_cells(read_notebook(folder / f"{name}.ipynb"))
-        except (OSError, ValueError, KeyError, TypeError):
-            return False  # missing, or cut short by a kill
-        if not all(c.get("outputs") for c in graded if c.get("cell_type") == "code"):
-            return False  # the sanitized notebook nbgrader writes first: the checks never finished
-    new = coursedir.get_existing_timestamp(coursedir.format_path(coursedir.submitted_directory, student, module))
-    old = coursedir.get_existing_timestamp(str(folder))
-    return not (new is not None and old is not None and new > old)  # nbgrader regrades newer submissions too
 
 
 def _read_problems(path: Path) -> dict[str, tuple[str, str]]:

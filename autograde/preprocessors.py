@@ -322,7 +322,6 @@ class TrustedChecks(NbGraderPreprocessor):
                 notes = [note for of, note in missing.items() if of == component or not passed]
                 cell.outputs = _outputs(verdicts[name], module_checks[name].title, notes)
                 cell.execution_count = None
-        resources["nbgrader"]["trusted_scores"] = {name: v.score for name, v in verdicts.items()}
         return nb, resources
 
     def _verdicts(

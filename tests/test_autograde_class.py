@@ -152,6 +152,14 @@ def test_submissions_that_cannot_be_graded_are_recorded_with_a_reason(course, fi
     assert any(line.startswith("\nCould not be graded (2;") for line in lines)
 
 
+def test_each_grading_records_its_own_end_with_the_submission_it_graded(course, first_run):
+    records = course / "autograded" / f".{MODULE}-graded"
+    assert sorted(p.stem for p in records.glob("*.json")) == sorted(FIRST)  # not the broken ones
+    for student in FIRST:  # these were copied into submitted/, not handed in: nbgrader wrote no timestamp.txt
+        assert not (course / "submitted" / student / MODULE / "timestamp.txt").exists()
+        assert json.loads((records / f"{student}.json").read_text()) == {"submitted": None}
+
+
 def test_a_killed_run_is_completed_by_the_next_with_every_student_graded_once(course, first_run):
     write_students(course, LATER)
     runner = subprocess.Popen(
@@ -203,6 +211,8 @@ def test_what_an_interrupted_run_left_half_done_is_graded_again(course, first_ru
             "UPDATE grade SET auto_score = NULL WHERE notebook_id IN (SELECT n.id FROM submitted_notebook n"
             " JOIN submitted_assignment s ON s.id = n.assignment_id WHERE s.student_id = 'ada4')"
         )
+    for student in ("ada2", "ada3", "ada4"):  # each was being graded: nbgrader's pre-convert hook forgot its record
+        (course / "autograded" / f".{MODULE}-graded" / f"{student}.json").unlink()
     lines: list[str] = []
     report = grade_class(course, MODULE, workers=2, progress=lines.append)
     assert {o.student for o in report.outcomes} == {"ada2", "ada3", "ada4"} | set(BROKEN)
@@ -222,6 +232,19 @@ def test_student_option_regrades_an_edited_notebook(course, first_run):
     assert run.stdout.startswith(f"{MODULE}: regrading bob with 1 worker(s)\n")
     assert progress_lines(run.stdout.splitlines()) == {"bob": "32/32"}
     assert_graded_once(course, FIRST | LATER | {"bob": 32})
+
+
+def test_a_newer_hand_in_is_graded_again(course, first_run):
+    grade_class(course, MODULE, progress=lambda line: None)  # everyone graded: nothing left to do
+    handed_in = "2026-11-29 20:00:00.000000 UTC"  # nbgrader submit's format
+    solve(notebook(course, "zed"), MODULE)  # zed finally does the work and hands in
+    (course / "submitted" / "zed" / MODULE / "timestamp.txt").write_text(handed_in)
+    report = grade_class(course, MODULE, progress=lambda line: None)
+    graded = {o.student: o.score for o in report.outcomes if o.problem is None}  # the broken ones are tried again
+    assert graded == {"zed": 32}
+    record = course / "autograded" / f".{MODULE}-graded" / "zed.json"
+    assert json.loads(record.read_text()) == {"submitted": handed_in}
+    assert "zed" in grade_class(course, MODULE, progress=lambda line: None).skipped
 
 
 def test_grading_the_same_submissions_again_gives_the_same_scores(course, first_run):
