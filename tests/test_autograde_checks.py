@@ -898,7 +898,7 @@ def test_validate_rejects_an_output_that_breaks_its_kind_and_grade_says_which(ca
 
 
 def test_output_names_that_would_be_read_as_another_kind_are_refused():
-    assert protocol.parse(protocol.key(protocol.RAW, "msg_bad_0")) == ("raw", "msg_bad_0")
+    assert protocol.parse(protocol.key(protocol.RAW, "ok_0")) == ("raw", "ok_0")  # only a value's name is bare
     assert protocol.parse("size_before") == ("value", "size_before")
     for kind, name in ((protocol.VALUE, protocol.key(protocol.FLAG, "x")), (protocol.FLAG, ""), ("tensor", "y")):
         with pytest.raises(ValueError, match="cannot name an output"):

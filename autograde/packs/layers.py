@@ -233,7 +233,7 @@ def linear_error_message_rule(out: Result, fx: Fixture) -> list[str]:
     """The ValueError for a wrong input width names the input shape and the weight shape (5, 3)."""
     problems = []
     for k in range(3):
-        bad, message = tuple(int(n) for n in fx.inputs[f"bad_shape_{k}"]), decode_text(out.raw[f"msg_bad_{k}"])
+        bad, message = tuple(int(n) for n in fx.inputs[f"bad_shape_{k}"]), decode_text(out.raw[f"bad_{k}_message"])
         if out.error[f"bad_{k}"] == "ValueError" and not (str(bad) in message and "(5, 3)" in message):
             problems.append(
                 f"the error for an input of shape {bad} should name it and the weight shape (5, 3), "

@@ -185,7 +185,7 @@ def linear_shapes_and_dtype(inputs: Arrays) -> Outputs:
     for k in range(3):
         bad = tuple(int(n) for n in inputs[f"bad_shape_{k}"])
         message = out.raises(f"bad_{k}", lambda bad=bad: layer(Tensor(np.ones(bad))), message=False)
-        out.raw(f"msg_bad_{k}", message)  # judged by a rule: it must name both shapes, in the student's words
+        out.raw(f"bad_{k}_message", message)  # judged by a rule: it must name both shapes, in the student's words
     return out
 
 
