@@ -65,18 +65,25 @@ def feedback(check_title: str, hint: str, problems: list[str]) -> str:
     return "\n".join([f"{check_title}: failed.", *lines, f"Hint: {hint}"])
 
 
+def _problems(check: Check, outputs: Arrays, fixture: Fixture) -> list[str]:
+    """What the check's rules find in the outputs, once they are read by the probe protocol."""
+    try:
+        result = validate(outputs)
+    except MalformedResult as e:  # outputs that break the probe protocol: say which
+        return [f"the results of your code could not be checked: {p}" for p in e.problems]
+    try:
+        return [p for rule in check.rules for p in rule(result, fixture)]
+    except Exception as e:  # outputs missing or unusable: report without a grader traceback
+        return [f"the results of your code could not be checked ({type(e).__name__})"]
+
+
 def grade(check: Check, outputs: Arrays | None, fixture: Fixture, error: str | None = None) -> Verdict:
-    """The verdict on one check from its probe's outputs, or from the error that stopped the probe."""
+    """The verdict on one check from its probe's outputs (a dict of arrays, as the sandbox returns them), or from
+    the error that stopped the probe."""
     if outputs is None:
         problems = [f"your code stopped with an error: {shorten(error or 'no result', 300)}"]
     else:
-        try:
-            result = validate(outputs)
-            problems = [p for rule in check.rules for p in rule(result, fixture)]
-        except MalformedResult as e:  # outputs that break the probe protocol: say which
-            problems = [f"the results of your code could not be checked: {p}" for p in e.problems]
-        except Exception as e:  # outputs missing or unusable: report without a grader traceback
-            problems = [f"the results of your code could not be checked ({type(e).__name__})"]
+        problems = _problems(check, outputs, fixture)
     score = 0.0 if problems else float(check.points)
     return Verdict(not problems, score, feedback(check.title, check.hint, problems))
 

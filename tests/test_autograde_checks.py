@@ -897,6 +897,28 @@ def test_validate_rejects_an_output_that_breaks_its_kind_and_grade_says_which(ca
     assert verdict.score == 0.0
 
 
+def test_only_the_protocol_spells_the_key_prefixes():
+    """Probes, packs, the judge and the fixture code name outputs by kind (probes/protocol.py maps kinds to the key
+    prefixes they travel and are stored under): none of their strings starts with a prefix, but fixture inputs'."""
+    inputs = {name for module in PACKS for fixture in _fixtures(module).values() for name in fixture.inputs}
+    prefixes = tuple(prefix for prefix in protocol.PREFIX.values() if prefix)
+    grader = ROOT / "autograde"
+    files = [*grader.glob("probes/*.py"), *grader.glob("packs/*.py")] + [
+        grader / f"{name}.py" for name in ("judging", "make_fixtures", "fixture_io")
+    ]
+    spelled = []
+    for path in (path for path in files if path.name != "protocol.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+        spelled += [
+            f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            and node.value.startswith(prefixes) and node.value not in inputs
+        ]  # fmt: skip
+    assert len(files) >= 10 and spelled == []
+
+
 def test_output_names_that_would_be_read_as_another_kind_are_refused():
     assert protocol.parse(protocol.key(protocol.RAW, "ok_0")) == ("raw", "ok_0")  # only a value's name is bare
     assert protocol.parse("size_before") == ("value", "size_before")

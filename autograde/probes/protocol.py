@@ -55,9 +55,9 @@ def parse(wire_key: str) -> tuple[str, str]:
     return kind, wire_key[len(PREFIX[kind]) :]
 
 
-def is_stored(key: str) -> bool:
-    """Whether the reference's output under `key` is stored in the fixtures (every kind but raw)."""
-    return parse(key)[0] != RAW
+def is_stored(wire_key: str) -> bool:
+    """Whether the reference's output under `wire_key` is stored in the fixtures (every kind but raw)."""
+    return parse(wire_key)[0] != RAW
 
 
 def encode(kind: str, value) -> np.ndarray:
