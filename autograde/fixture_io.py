@@ -2,8 +2,9 @@
 files (`<module>.npz` and `manifest.json` in autograde/fixtures/) and how a committed entry is compared with its
 regeneration on another machine (`entry_drift`).
 
-autograde/fixtures/<module>.npz holds `<probe>/in/<name>` and `<probe>/out/<name>`, identical byte for byte for
-identical arrays (sorted members, fixed timestamps, no compression); manifest.json holds per entry the probe, seed,
+autograde/fixtures/<module>.npz holds `<probe>/in/<name>` and `<probe>/out/<key>` (each reference output under its
+key of the probe protocol, autograde/probes/protocol.py, raw outputs left out), identical byte for byte for identical
+arrays (sorted members, fixed timestamps, no compression); manifest.json holds per entry the probe, seed,
 tolerances, labels and each array's shape, dtype and sha256. `python -m autograde.make_fixtures` writes them.
 
 Imports numpy and the stdlib only; never tinytorch.
@@ -43,7 +44,7 @@ class Fixture:
     """One probe's trusted data: inputs (the only part the sandbox sees) and the reference's outputs."""
 
     inputs: Arrays
-    expected: Arrays
+    expected: Arrays  # the reference's outputs by protocol key, as a probe returns them (judging decodes them)
     rtol: float = 0.0
     atol: float = 0.0
     labels: dict[str, str] = field(default_factory=dict)

@@ -2,13 +2,14 @@
 
 A check (`Check`, declared in its module's pack, autograde/packs/<name>.py) names a probe (a function of
 autograde/probes/<name>.py, run on the student's package in the sandbox) and the rules that judge the probe's outputs
-here, in the grader. A rule is a function `(outputs, fixture) -> list of problems`: `expected_outputs` compares
-every stored reference output; a pack's own rules check what has no single right answer (random weights, dropout
-masks) by recomputing from the returned weights or with statistical bounds (`bernstein`) whose chance of failing a
-correct implementation is below 1e-9 per check, whatever random numbers it draws. `grade` turns the problems into
-the student-facing verdict.
+here, in the grader. The outputs arrive as a dict of plain arrays; `grade` reads them with the probe protocol
+(autograde/probes/protocol.py) into a `Result`, by kind and name, and reports outputs that break it. A rule is a
+function `(result, fixture) -> list of problems`: `expected_outputs` compares every stored reference output, by
+kind; a pack's own rules check what has no single right answer (random weights, dropout masks) by recomputing from
+the returned weights or with statistical bounds (`bernstein`) whose chance of failing a correct implementation is
+below 1e-9 per check, whatever random numbers it draws. `grade` turns the problems into the student-facing verdict.
 
-Imports numpy and the stdlib only; never tinytorch.
+Imports numpy and the stdlib only (autograde/probes/protocol.py is numpy and stdlib too); never tinytorch.
 """
 
 import math
@@ -19,6 +20,7 @@ import numpy as np
 
 from .compare import diff, shape_note
 from .fixture_io import Arrays, Fixture, Spec
+from .probes.protocol import ERROR, FLAG, MESSAGE, SHAPE, TEXTS, VALUE, MalformedResult, Result, key, validate
 
 FAIL_PROB = 1e-10  # per statistical comparison; no check makes more than 10, so a correct layer fails < 1e-9
 MAX_PROBLEMS = 4  # problems listed in one feedback
@@ -32,7 +34,7 @@ class Verdict:
 
 
 # A rule returns the problems it finds in a probe's outputs; a check passes when its rules find none.
-Rule = Callable[[Arrays, Fixture], list[str]]
+Rule = Callable[[Result, Fixture], list[str]]
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,6 @@ class Check:
     rules: tuple[Rule, ...] = field(default_factory=lambda: (expected_outputs,))  # default: match the reference
 
 
-def text(a: np.ndarray) -> str:
-    return bytes(np.asarray(a, dtype=np.uint8).ravel()).decode("utf-8", "replace")
-
-
 def shorten(s: str, n: int = 160) -> str:
     return s if len(s) <= n else s[: n - 3] + "..."
 
@@ -67,15 +65,25 @@ def feedback(check_title: str, hint: str, problems: list[str]) -> str:
     return "\n".join([f"{check_title}: failed.", *lines, f"Hint: {hint}"])
 
 
+def _problems(check: Check, outputs: Arrays, fixture: Fixture) -> list[str]:
+    """What the check's rules find in the outputs, once they are read by the probe protocol."""
+    try:
+        result = validate(outputs)
+    except MalformedResult as e:  # outputs that break the probe protocol: say which
+        return [f"the results of your code could not be checked: {p}" for p in e.problems]
+    try:
+        return [p for rule in check.rules for p in rule(result, fixture)]
+    except Exception as e:  # outputs missing or unusable: report without a grader traceback
+        return [f"the results of your code could not be checked ({type(e).__name__})"]
+
+
 def grade(check: Check, outputs: Arrays | None, fixture: Fixture, error: str | None = None) -> Verdict:
-    """The verdict on one check from its probe's outputs, or from the error that stopped the probe."""
+    """The verdict on one check from its probe's outputs (a dict of arrays, as the sandbox returns them), or from
+    the error that stopped the probe."""
     if outputs is None:
         problems = [f"your code stopped with an error: {shorten(error or 'no result', 300)}"]
     else:
-        try:
-            problems = [p for rule in check.rules for p in rule(outputs, fixture)]
-        except Exception as e:  # malformed outputs: report without a grader traceback
-            problems = [f"the results of your code could not be checked ({type(e).__name__})"]
+        problems = _problems(check, outputs, fixture)
     score = 0.0 if problems else float(check.points)
     return Verdict(not problems, score, feedback(check.title, check.hint, problems))
 
@@ -83,37 +91,40 @@ def grade(check: Check, outputs: Arrays | None, fixture: Fixture, error: str | N
 # --------------------------------------------------------------------------- generic rules and their parts
 
 
-def expected_outputs(out: Arrays, fx: Fixture) -> list[str]:
-    """Every stored reference output matches, read by its key's prefix: ok_ flags must be 1, err_ exception names,
-    msg_/txt_ texts and shape_ shapes must be equal, other arrays must match in shape, dtype and value."""
-    problems = []
-    raised = any(key.startswith("err_") and text(value) for key, value in out.items())
-    for key, want in fx.expected.items():
-        kind, rest = key.split("_", 1)[0], key.partition("_")[2]
-        label = fx.labels.get(key) or fx.labels.get(rest) or key
-        if kind == "msg" and text(out.get(f"err_{rest}", [])) != text(fx.expected.get(f"err_{rest}", [])):
-            continue  # the exception itself is reported under err_
-        if key not in out:
-            if not raised:  # results are missing after a call raised: the err_ entry explains why
-                problems.append(f"{label}: no result")
-        elif kind == "ok":
-            if not np.all(out[key] == 1):
-                problems.append(label)
-        elif kind == "err":
-            got, exp = text(out[key]), text(want)
-            if got != exp and not got:
-                problems.append(f"{label}: should raise {exp}, but no exception was raised")
-            elif got != exp:
-                problems.append(f"{label}: raised {shorten(got)}" + (f" instead of {exp}" if exp else ""))
-        elif kind in ("msg", "txt"):
-            got, exp = text(out[key]), text(want)
-            if got != exp:
-                problems.append(f"{label}: got {shorten(got)!r}, expected {exp!r}")
-        elif kind == "shape":
-            got, exp = tuple(int(n) for n in out[key]), tuple(int(n) for n in want)
-            if got != exp:
-                problems.append(f"{label}: {got}, expected {exp}{shape_note(got, exp)}")
-        elif problem := diff(out[key], want, rtol=fx.rtol, atol=fx.atol, name=label):
+def label(fx: Fixture, kind: str, name: str) -> str:
+    """What the student reads for an output: its own label or, for an error or message about a value, the value's."""
+    return fx.labels.get(key(kind, name)) or fx.labels.get(name) or key(kind, name)
+
+
+def _mismatch(kind: str, got, exp, what: str, fx: Fixture) -> str | None:
+    """The problem with output `got` of `kind` where the reference has `exp` (both as `Result` decodes them)."""
+    if kind == FLAG:
+        return None if got else what
+    if kind == ERROR and got != exp:
+        if not got:
+            return f"{what}: should raise {exp}, but no exception was raised"
+        return f"{what}: raised {shorten(got)}" + (f" instead of {exp}" if exp else "")
+    if kind in TEXTS and got != exp:
+        return f"{what}: got {shorten(got)!r}, expected {exp!r}"
+    if kind == SHAPE and got != exp:
+        return f"{what}: {got}, expected {exp}{shape_note(got, exp)}"
+    if kind == VALUE:
+        return diff(got, exp, rtol=fx.rtol, atol=fx.atol, name=what)
+    return None
+
+
+def expected_outputs(out: Result, fx: Fixture) -> list[str]:
+    """Every stored reference output matches, judged by its kind: flags must be true, errors, messages, texts and
+    shapes equal, values equal in shape and dtype and in value within the fixture's tolerance."""
+    problems, expected = [], validate(fx.expected)
+    raised = any(out.error.values())
+    for kind, name in expected.order:
+        if kind == MESSAGE and out.error.get(name, "") != expected.error.get(name, ""):
+            continue  # the exception itself is reported by the error of that name
+        if name not in getattr(out, kind):
+            if not raised:  # results are missing after a call raised: its error explains why
+                problems.append(f"{label(fx, kind, name)}: no result")
+        elif problem := _mismatch(kind, out.get(kind, name), expected.get(kind, name), label(fx, kind, name), fx):
             problems.append(problem)
     return problems
 

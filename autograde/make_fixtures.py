@@ -2,9 +2,9 @@
 
 For every check of every module's pack (autograde/packs/, modules as in settings.ini), its fixture `Spec` gives a
 seed and the inputs (drawn from `np.random.default_rng(seed)`); the check's probe runs in-process on the reference
-`tinytorch` with NumPy's global state seeded too, and its outputs except `raw_*` become the expected outputs
-(file layout: autograde/fixture_io.py). manifest.json also holds the generator version (bump GENERATOR_VERSION when
-probes or inputs change) and the NumPy version of the last run that rewrote an entry.
+`tinytorch` with NumPy's global state seeded too, and its outputs except the raw ones (autograde/probes/protocol.py)
+become the expected outputs (file layout: autograde/fixture_io.py). manifest.json also holds the generator version
+(bump GENERATOR_VERSION when probes or inputs change) and the NumPy version of the last run that rewrote an entry.
 
 Float outputs differ between machines in their last bits (BLAS kernels and thread counts order the sums of matrix
 products differently, NumPy's SIMD exp/tanh differ between instruction sets), so a regenerated entry is compared
@@ -30,6 +30,7 @@ from tinytorch_course import settings
 
 from . import packs
 from .fixture_io import FIXTURES, Arrays, EntryDrift, digest, entry_drift, i64, read_folder, write_npz
+from .probes import protocol
 
 GENERATOR_VERSION = 1
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,8 +57,9 @@ def generate(module: str) -> tuple[Arrays, dict]:
         inputs = {"seed": i64(spec.seed)} | spec.inputs(np.random.default_rng(spec.seed))
         np.random.seed(spec.seed)
         outputs = getattr(probes, probe)({k: v.copy() for k, v in inputs.items()})
-        parts = [(f"in/{k}", v) for k, v in inputs.items()]
-        parts += [(f"out/{k}", v) for k, v in outputs.items() if not k.startswith("raw_")]
+        protocol.validate(outputs)  # the reference's outputs follow the protocol, or nothing is written
+        stored = [k for k in outputs if protocol.is_stored(k)]
+        parts = [(f"in/{k}", v) for k, v in inputs.items()] + [(f"out/{k}", outputs[k]) for k in stored]
         members |= {f"{probe}/{key}": a for key, a in parts}
         labels = probes.LABELS.get(probe, {})
         entries[probe] = {
@@ -66,7 +68,7 @@ def generate(module: str) -> tuple[Arrays, dict]:
             "rtol": spec.rtol,
             "atol": spec.atol,
             "inputs": list(inputs),
-            "outputs": [k for k in outputs if not k.startswith("raw_")],
+            "outputs": stored,
             "labels": {k: labels[k] for k in sorted(labels) if k in outputs},
             "arrays": {key: {"shape": list(a.shape), "dtype": a.dtype.str, "sha256": digest(a)} for key, a in parts},
         }

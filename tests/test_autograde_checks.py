@@ -34,6 +34,7 @@ from hypothesis.extra.numpy import array_shapes, arrays
 from autograde import compare, fixture_io, judging, make_fixtures, packs
 from autograde.fixture_io import load_fixtures
 from autograde.judging import Verdict, grade
+from autograde.probes import protocol
 from tinytorch_course import settings as course_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -148,7 +149,7 @@ def test_each_check_names_its_component_an_existing_probe_and_a_labelled_fixture
         assert [arg.arg for arg in probes[check.probe].args.args] == ["inputs"], check.probe
         assert check.title and check.hint[-1] in ".?" and check.points > 0 and check.rules
         fixture = fixtures[check.probe]  # every stored output has a student-facing label
-        assert all(fixture.labels.get(k) or fixture.labels.get(k.partition("_")[2]) for k in fixture.expected)
+        assert all(fixture.labels.get(k) or fixture.labels.get(protocol.parse(k)[1]) for k in fixture.expected)
 
 
 def _imports(path: Path) -> set[str]:
@@ -161,19 +162,21 @@ def test_probes_import_only_numpy_stdlib_and_tinytorch_and_the_engine_only_numpy
     allowed = {"numpy", *sys.stdlib_module_names}
     for pack in PACKS.values():
         assert {i.split(".")[0] for i in _imports(pack.probe_file)} <= allowed | {"tinytorch"}, pack.probe_file
-    for name in ("judging", "fixture_io", "compare"):
-        assert {i.split(".")[0] for i in _imports(ROOT / "autograde" / f"{name}.py")} <= allowed, name
+    for path in ("judging", "fixture_io", "compare", "probes/protocol"):  # the protocol runs on both sides
+        assert {i.split(".")[0] for i in _imports(ROOT / "autograde" / f"{path}.py")} <= allowed, path
 
 
 def test_the_grader_loads_every_pack_without_importing_tinytorch_or_a_probe():
     """Probe modules import tinytorch, which only the sandbox (the student's) and make_fixtures (the reference)
-    provide: the grader names probes by their function names and never imports them."""
+    provide: the grader names probes by their function names and never imports them. It imports the probe
+    protocol, which imports numpy and the stdlib only."""
     code = (
         "import sys; from autograde import compare, fixture_io, judging, packs; packs.load_all(); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'tinytorch' or m.startswith('autograde.probes')))"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0 and result.stdout == "[]\n", result.stdout + result.stderr
+    expected = "['autograde.probes', 'autograde.probes.protocol']\n"
+    assert result.returncode == 0 and result.stdout == expected, result.stdout + result.stderr
 
 
 def _python_files_outside_tests() -> list[Path]:
@@ -820,8 +823,110 @@ def test_grade_reports_probe_errors_and_unreadable_outputs_plainly():
     verdict = grade(check, None, fixture, "ValueError: cannot matmul (6, 4) @ (3, 4)")
     problem = "your code stopped with an error: ValueError: cannot matmul (6, 4) @ (3, 4)"
     assert verdict == Verdict(False, 0.0, f"{check.title}: failed.\n- {problem}\nHint: {check.hint}")
-    verdict = grade(check, {"raw_weight": np.zeros((4, 3), np.float32)}, fixture)
+    verdict = grade(check, {protocol.key(protocol.RAW, "weight"): np.zeros((4, 3), np.float32)}, fixture)
     assert not verdict.passed and "- the results of your code could not be checked (KeyError)" in verdict.feedback
+
+
+# --------------------------------------------------------------------------- the probe protocol
+
+
+def test_a_probe_result_round_trips_through_an_npz_with_its_kinds():
+    """What a probe records comes back, through an .npz read without pickle as the sandbox returns it, as the same
+    outputs by kind and name, decoded: a real probe on the reference package and the builder's every method."""
+    with imported_as_tinytorch(None):
+        from autograde.probes import common, tensor
+
+        inputs = {k: v.copy() for k, v in _fixtures("01_tensor")["tensor_properties_live"].inputs.items()}
+        live = protocol.validate(_through_npz(tensor.tensor_properties_live(inputs)))
+        out = common.Outputs()
+        out.value("y", np.arange(6, dtype=np.float32).reshape(2, 3))
+        out.flag("ok", np.True_)
+        out.flag("not_ok", 1)  # only True itself is a met requirement
+        out.raises("bad", lambda: int("x"))
+        out.raises("fine", lambda: None, message=False)
+        out.text("dtype", "float32 µ")
+        out.shape("y", (2, 3))
+        out.raw("weight", np.ones((2, 2), np.int8))
+        out.raw("note", "déjà vu")
+        result = protocol.validate(_through_npz(out))
+    assert (live.shape, live.text) == (
+        {"before": (2, 3), "after": (4, 5, 6)},
+        {"dtype_before": "float32", "dtype_after": "float64"},
+    )
+    assert live.flag == {"numpy_is_data": True} and {k: int(v) for k, v in live.value.items()} == {
+        "size_before": 6,
+        "ndim_before": 2,
+        "size_after": 120,
+        "ndim_after": 3,
+    }
+    assert result.order == (
+        ("value", "y"), ("flag", "ok"), ("flag", "not_ok"), ("error", "bad"), ("message", "bad"), ("error", "fine"),
+        ("text", "dtype"), ("shape", "y"), ("raw", "weight"), ("raw", "note"),
+    )  # fmt: skip
+    assert np.array_equal(result.value["y"], np.arange(6).reshape(2, 3)) and result.value["y"].dtype == np.float32
+    assert result.flag == {"ok": True, "not_ok": False} and result.shape == {"y": (2, 3)}
+    assert result.error == {"bad": "ValueError", "fine": ""} and result.text == {"dtype": "float32 µ"}
+    assert result.message == {"bad": "invalid literal for int() with base 10: 'x'"}
+    assert protocol.decode_text(result.raw["note"]) == "déjà vu" and result.raw["weight"].dtype == np.int8
+
+
+MALFORMED = {  # one output of each kind that breaks its encoding, and what validate says about it
+    "flag": (np.array(1.0), "should be an int8 scalar 0 or 1, got float64 of shape ()"),
+    "flag_vector": (np.ones(3, np.int8), "should be an int8 scalar 0 or 1, got int8 of shape (3,)"),
+    "flag_two": (np.array(2, np.int8), "should be an int8 scalar 0 or 1, got int8 of shape ()"),
+    "error": (np.array([86.0, 97.0]), "should be a uint8 vector, got float64 of shape (2,)"),
+    "message": (np.zeros((2, 2), np.uint8), "should be a uint8 vector, got uint8 of shape (2, 2)"),
+    "text": (np.array(7, np.int64), "should be a uint8 vector, got int64 of shape ()"),
+    "shape": (np.array([2.0, 3.0]), "should be an int64 vector, got float64 of shape (2,)"),
+    "value": (np.array(["0.5"]), "should be an array of numbers or bools, got <U3 of shape (1,)"),
+    "raw": (np.array([1 + 2j]), "should be an array of numbers or bools, got complex128 of shape (1,)"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_validate_rejects_an_output_that_breaks_its_kind_and_grade_says_which(case):
+    kind, (array, why) = case.split("_")[0], MALFORMED[case]
+    wire = protocol.key(kind, "y")
+    good = {protocol.key(protocol.FLAG, "other"): np.array(1, np.int8)}
+    with pytest.raises(protocol.MalformedResult) as caught:
+        protocol.validate(good | {wire: array})
+    assert caught.value.problems == [f"output {wire!r} ({kind} 'y') {why}"]
+    check = packs.load("01_tensor").checks[0]
+    verdict = grade(check, good | {wire: array}, _fixtures("01_tensor")[check.probe])
+    assert f"- the results of your code could not be checked: output {wire!r} ({kind} 'y') {why}" in verdict.feedback
+    assert verdict.score == 0.0
+
+
+def test_only_the_protocol_spells_the_key_prefixes():
+    """Probes, packs, the judge and the fixture code name outputs by kind (probes/protocol.py maps kinds to the key
+    prefixes they travel and are stored under): none of their strings starts with a prefix, but fixture inputs'."""
+    inputs = {name for module in PACKS for fixture in _fixtures(module).values() for name in fixture.inputs}
+    prefixes = tuple(prefix for prefix in protocol.PREFIX.values() if prefix)
+    grader = ROOT / "autograde"
+    files = [*grader.glob("probes/*.py"), *grader.glob("packs/*.py")] + [
+        grader / f"{name}.py" for name in ("judging", "make_fixtures", "fixture_io")
+    ]
+    spelled = []
+    for path in (path for path in files if path.name != "protocol.py"):
+        tree = ast.parse(path.read_text())
+        docstrings = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Expr)}
+        spelled += [
+            f"{path.relative_to(ROOT)}:{node.lineno} {node.value!r}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+            and node.value.startswith(prefixes) and node.value not in inputs
+        ]  # fmt: skip
+    assert len(files) >= 10 and spelled == []
+
+
+def test_output_names_that_would_be_read_as_another_kind_are_refused():
+    assert protocol.parse(protocol.key(protocol.RAW, "ok_0")) == ("raw", "ok_0")  # only a value's name is bare
+    assert protocol.parse("size_before") == ("value", "size_before")
+    for kind, name in ((protocol.VALUE, protocol.key(protocol.FLAG, "x")), (protocol.FLAG, ""), ("tensor", "y")):
+        with pytest.raises(ValueError, match="cannot name an output"):
+            protocol.key(kind, name)
+    with pytest.raises(protocol.MalformedResult, match="names no output"):
+        protocol.validate({protocol.PREFIX[protocol.SHAPE]: np.zeros(1, np.int64)})
 
 
 def test_diff_names_shape_mistakes():

@@ -6,9 +6,10 @@ The course module `NN_x` of settings.ini exports to the package module `[exports
 (a function of the probe module, named by its function name: the grader never imports probes, which import
 tinytorch), its rules and its fixture `Spec`; the rules specific to the module live in the pack too.
 
-Packs import numpy, the stdlib and the grader's own modules, never tinytorch or a probe module at import time (a
-pack's fixture-input function may import its probe module's constants inside the function: only `make_fixtures`
-calls it, on the reference package).
+Packs import numpy, the stdlib and the grader's own modules (the probe protocol, autograde/probes/protocol.py, among
+them), never tinytorch or a probe module at import time (a pack's fixture-input function may import its probe
+module's constants inside the function: only `make_fixtures` calls it, on the reference package). Their rules read a
+probe's outputs by kind and name (`result.raw["weight"]`, `result.error["bad_0"]`).
 """
 
 import functools

@@ -1,6 +1,6 @@
 """Check pack of module 03 Layers (probes: autograde/probes/layers.py).
 
-Random weights and dropout masks have no single right answer: their probes return them (`raw_*`) and this pack's
+Random weights and dropout masks have no single right answer: their probes return them as raw outputs and this pack's
 rules recompute the expected outputs from them or bound them statistically (`bernstein`), so that any valid random
 stream earns full marks.
 """
@@ -11,7 +11,8 @@ import numpy as np
 
 from autograde.compare import diff
 from autograde.fixture_io import Arrays, Fixture, Spec, f32, i64
-from autograde.judging import Check, bernstein, close, expected_outputs, f64, shape_is, shorten, text
+from autograde.judging import Check, bernstein, close, expected_outputs, f64, shape_is, shorten
+from autograde.probes.protocol import Result, decode_text
 
 # --------------------------------------------------------------------------- fixture inputs
 
@@ -37,29 +38,29 @@ def _mlp_weights(rng: np.random.Generator) -> Arrays:
 # --------------------------------------------------------------------------- rules
 
 
-def linear_forward_rule(out: Arrays, fx: Fixture) -> list[str]:
+def linear_forward_rule(out: Result, fx: Fixture) -> list[str]:
     """Each output equals x @ W + b computed in float64 from the layer's own (returned) weight."""
     i = fx.inputs
-    problems = shape_is(out["raw_weight"], (4, 3), "Linear(4, 3).weight")
-    problems += shape_is(out["raw_weight_no_bias"], (4, 3), "Linear(4, 3, bias=False).weight")
-    problems += shape_is(out["raw_weight_wide"], (7, 2), "Linear(7, 2).weight")
+    problems = shape_is(out.raw["weight"], (4, 3), "Linear(4, 3).weight")
+    problems += shape_is(out.raw["weight_no_bias"], (4, 3), "Linear(4, 3, bias=False).weight")
+    problems += shape_is(out.raw["weight_wide"], (7, 2), "Linear(7, 2).weight")
     if problems:
         return problems
-    w, b, x = f64(out["raw_weight"]), f64(i["b"]), f64(i["x"])
+    w, b, x = f64(out.raw["weight"]), f64(i["b"]), f64(i["x"])
     cases = [
-        ("raw_y", x @ w + b, "Linear(4, 3) with bias [0.5, -1, 2] on a (6, 4) batch"),
-        ("raw_y_one", x[:1] @ w + b, "the same layer on a batch of one sample, shape (1, 4)"),
-        ("raw_y_1d", x[0] @ w + b, "the same layer on one 1-D sample, shape (4,)"),
-        ("raw_y_3d", f64(i["x3"]) @ w + b, "the same layer on a (2, 5, 4) input"),
-        ("raw_y_int", f64(i["x_int"]) @ w + b, "the same layer on an int64 input"),
-        ("raw_y_no_bias", x @ f64(out["raw_weight_no_bias"]), "Linear(4, 3, bias=False) on a (6, 4) batch"),
-        ("raw_y_wide", f64(i["x_wide"]) @ f64(out["raw_weight_wide"]) + f64(i["b_wide"]), "Linear(7, 2)"),
+        ("y", x @ w + b, "Linear(4, 3) with bias [0.5, -1, 2] on a (6, 4) batch"),
+        ("y_one", x[:1] @ w + b, "the same layer on a batch of one sample, shape (1, 4)"),
+        ("y_1d", x[0] @ w + b, "the same layer on one 1-D sample, shape (4,)"),
+        ("y_3d", f64(i["x3"]) @ w + b, "the same layer on a (2, 5, 4) input"),
+        ("y_int", f64(i["x_int"]) @ w + b, "the same layer on an int64 input"),
+        ("y_no_bias", x @ f64(out.raw["weight_no_bias"]), "Linear(4, 3, bias=False) on a (6, 4) batch"),
+        ("y_wide", f64(i["x_wide"]) @ f64(out.raw["weight_wide"]) + f64(i["b_wide"]), "Linear(7, 2)"),
     ]
-    for key, ref, name in cases:
-        problems += close(out[key], ref, fx, name)
-    if not np.array_equal(out["raw_weight_after"], out["raw_weight"]):
+    for output, ref, name in cases:
+        problems += close(out.raw[output], ref, fx, name)
+    if not np.array_equal(out.raw["weight_after"], out.raw["weight"]):
         problems.append("forward changed the layer's weight")
-    if not np.array_equal(out["raw_bias_after"], i["b"].astype(np.float32)):
+    if not np.array_equal(out.raw["bias_after"], i["b"].astype(np.float32)):
         problems.append("forward changed the layer's bias")
     return problems
 
@@ -82,16 +83,16 @@ def _init_stats(w: np.ndarray, fan_in: int, name: str) -> list[str]:
     return problems
 
 
-def linear_init_rule(out: Arrays, fx: Fixture) -> list[str]:
+def linear_init_rule(out: Result, fx: Fixture) -> list[str]:
     """Linear(512, 128) and Linear(64, 1000) weights look like N(0, 1/in_features); two layers differ."""
     problems = []  # a wrong shape of the first weight is reported by expected_outputs
-    if out["raw_weight"].shape == (512, 128):
-        problems += _init_stats(out["raw_weight"], 512, "Linear(512, 128) weights")
-    narrow = out["raw_weight_narrow"]
+    if out.raw["weight"].shape == (512, 128):
+        problems += _init_stats(out.raw["weight"], 512, "Linear(512, 128) weights")
+    narrow = out.raw["weight_narrow"]
     problems += shape_is(narrow, (64, 1000), "Linear(64, 1000).weight") or _init_stats(
         narrow, 64, "Linear(64, 1000) weights"
     )
-    if np.array_equal(out["raw_weight_8a"], out["raw_weight_8b"]):
+    if np.array_equal(out.raw["weight_8a"], out.raw["weight_8b"]):
         problems.append("two new Linear(8, 8) layers got the same weights; each layer should draw new random numbers")
     return problems
 
@@ -131,9 +132,9 @@ def _dropout_mean(y: np.ndarray, x: np.ndarray, p: float, name: str, axis: int |
     return [f"{name}: on average the output should equal the input; input mean {means(x)}, output mean {means(y)}"]
 
 
-def dropout_override_rule(out: Arrays, fx: Fixture) -> list[str]:
+def dropout_override_rule(out: Result, fx: Fixture) -> list[str]:
     """training=True in eval mode drops some elements (not all) and scales survivors by 1 / (1 - 0.5)."""
-    y, x = out["raw_override"], fx.inputs["x"]
+    y, x = out.raw["override"], fx.inputs["x"]
     name = "Dropout(0.5)(x, training=True) in eval mode"
     problems = _dropout_values(y, x, 0.5, name)
     if not problems and not 0 < np.sum(y == 0) < y.size:
@@ -141,35 +142,35 @@ def dropout_override_rule(out: Arrays, fx: Fixture) -> list[str]:
     return problems
 
 
-def dropout_training_rule(out: Arrays, fx: Fixture) -> list[str]:
+def dropout_training_rule(out: Result, fx: Fixture) -> list[str]:
     """Every call: values 0 or x / (1 - p), dropped share near p; two calls with the same p use different masks."""
     x, problems = fx.inputs["x"], []
     for k, p in enumerate(fx.inputs["p"]):
         xk = x.reshape(tuple(fx.inputs["shape_3d"])) if k == 3 else x
         for call in ("a", "b") if k < 2 else ("a",):
-            problems += _dropout_values(out[f"raw_y{k}{call}"], xk, float(p), f"Dropout({p:g}) on a {xk.shape} input")
-        if k < 2 and np.array_equal(out[f"raw_y{k}a"] == 0, out[f"raw_y{k}b"] == 0):
+            problems += _dropout_values(out.raw[f"y{k}{call}"], xk, float(p), f"Dropout({p:g}) on a {xk.shape} input")
+        if k < 2 and np.array_equal(out.raw[f"y{k}a"] == 0, out.raw[f"y{k}b"] == 0):
             problems.append(f"Dropout({p:g}): two calls dropped the same elements; draw a new mask on every call")
     return problems
 
 
-def dropout_mean_rule(out: Arrays, fx: Fixture) -> list[str]:
+def dropout_mean_rule(out: Result, fx: Fixture) -> list[str]:
     """Over 50,000 rows, each column's mean output equals its input value."""
     values, trials, problems = fx.inputs["values"], int(fx.inputs["trials"]), []
     for k, p in enumerate(fx.inputs["p"]):
-        y = out[f"raw_y{k}"]
+        y = out.raw[f"y{k}"]
         problems += shape_is(y, (trials, values.size), f"Dropout({p:g})") or _dropout_mean(
             y, np.tile(values, (trials, 1)), float(p), f"Dropout({p:g}) on {trials} copies of {values.tolist()}", axis=0
         )
     return problems
 
 
-def dropout_other_p_rule(out: Arrays, fx: Fixture) -> list[str]:
+def dropout_other_p_rule(out: Result, fx: Fixture) -> list[str]:
     """For each p: values 0 or x / (1 - p), dropped share near p, mean preserved."""
     x, problems = fx.inputs["x"], []
     for k, p in enumerate(fx.inputs["p"]):
         name = f"Dropout({p:g})"
-        problems += _dropout_values(out[f"raw_y{k}"], x, float(p), name) or _dropout_mean(out[f"raw_y{k}"], x, p, name)
+        problems += _dropout_values(out.raw[f"y{k}"], x, float(p), name) or _dropout_mean(out.raw[f"y{k}"], x, p, name)
     return problems
 
 
@@ -177,14 +178,14 @@ def _mlp_ref(x: np.ndarray, w1, b1, w2, b2) -> np.ndarray:
     return np.maximum(f64(x) @ f64(w1) + f64(b1), 0) @ f64(w2) + f64(b2)
 
 
-def sequential_network_rule(out: Arrays, fx: Fixture) -> list[str]:
+def sequential_network_rule(out: Result, fx: Fixture) -> list[str]:
     """Sequential(Linear(3, 5), ReLU(), Linear(5, 2)) equals relu(x @ W1 + b1) @ W2 + b2 from its own weights."""
     shapes = {"w1": (3, 5), "b1": (5,), "w2": (5, 2), "b2": (2,)}
-    problems = [p for k, s in shapes.items() for p in shape_is(out[f"raw_{k}"], s, f"parameter {k}")]
+    problems = [p for k, s in shapes.items() for p in shape_is(out.raw[f"{k}"], s, f"parameter {k}")]
     if problems:
         return problems
-    ref = _mlp_ref(fx.inputs["x"], *(out[f"raw_{k}"] for k in shapes))
-    return close(out["raw_y"], ref, fx, "Sequential(Linear(3, 5), ReLU(), Linear(5, 2)) on a (7, 3) batch")
+    ref = _mlp_ref(fx.inputs["x"], *(out.raw[f"{k}"] for k in shapes))
+    return close(out.raw["y"], ref, fx, "Sequential(Linear(3, 5), ReLU(), Linear(5, 2)) on a (7, 3) batch")
 
 
 def _differ(a: np.ndarray, b: np.ndarray, name: str) -> list[str]:
@@ -195,45 +196,45 @@ def _same(a: np.ndarray, b: np.ndarray, name: str) -> list[str]:
     return [] if np.array_equal(a, b) else [f"{name}: two calls in eval mode should agree exactly"]
 
 
-def train_eval_rule(out: Arrays, fx: Fixture) -> list[str]:
+def train_eval_rule(out: Result, fx: Fixture) -> list[str]:
     """In eval mode two calls agree exactly; in training mode dropout makes them differ."""
-    return _same(out["raw_eval_a"], out["raw_eval_b"], "the model") + _differ(
-        out["raw_train_a"], out["raw_train_b"], "the model with Dropout layers"
+    return _same(out.raw["eval_a"], out.raw["eval_b"], "the model") + _differ(
+        out.raw["train_a"], out.raw["train_b"], "the model with Dropout layers"
     )
 
 
-def container_rule(out: Arrays, fx: Fixture) -> list[str]:
+def container_rule(out: Result, fx: Fixture) -> list[str]:
     """c(model[:2](x)) equals model(x)."""
-    problem = diff(out["raw_head_then_c"], out["raw_model"], rtol=fx.rtol, atol=fx.atol, name="c(model[:2](x))")
+    problem = diff(out.raw["head_then_c"], out.raw["model"], rtol=fx.rtol, atol=fx.atol, name="c(model[:2](x))")
     return [f"{problem} (compared with model(x))"] if problem else []
 
 
-def mlp_rule(out: Arrays, fx: Fixture) -> list[str]:
+def mlp_rule(out: Result, fx: Fixture) -> list[str]:
     """Eval mode: deterministic and relu(x @ W1 + b1) @ W2 + b2 from the model's weights; training mode: random."""
-    problems = _same(out["raw_y1"], out["raw_y2"], "the model")
+    problems = _same(out.raw["y1"], out.raw["y2"], "the model")
     shapes = {"w1": (784, 256), "b1": (256,), "w2": (256, 10), "b2": (10,)}
-    problems += [p for k, s in shapes.items() for p in shape_is(out[f"raw_{k}"], s, f"parameter {k}")]
+    problems += [p for k, s in shapes.items() for p in shape_is(out.raw[f"{k}"], s, f"parameter {k}")]
     if not problems:
         x = fx.inputs["pixels"].astype(np.float32) / np.float32(255)
-        ref = _mlp_ref(x, *(out[f"raw_{k}"] for k in shapes))
-        problems += close(out["raw_y1"], ref, fx, "the model in eval mode vs relu(x @ W1 + b1) @ W2 + b2")
-    return problems + _differ(out["raw_t1"], out["raw_t2"], "the model")
+        ref = _mlp_ref(x, *(out.raw[f"{k}"] for k in shapes))
+        problems += close(out.raw["y1"], ref, fx, "the model in eval mode vs relu(x @ W1 + b1) @ W2 + b2")
+    return problems + _differ(out.raw["t1"], out.raw["t2"], "the model")
 
 
-def nested_modes_rule(out: Arrays, fx: Fixture) -> list[str]:
+def nested_modes_rule(out: Result, fx: Fixture) -> list[str]:
     """Training mode is random; eval mode equals the non-random layers applied by hand."""
-    problems = _differ(out["raw_train_a"], out["raw_train_b"], "the nested model")
-    if not np.array_equal(out["raw_eval"], out["raw_by_hand"]):
+    problems = _differ(out.raw["train_a"], out.raw["train_b"], "the nested model")
+    if not np.array_equal(out.raw["eval"], out.raw["by_hand"]):
         problems.append("the nested model in eval mode should equal its Linear and ReLU applied by hand")
     return problems
 
 
-def linear_error_message_rule(out: Arrays, fx: Fixture) -> list[str]:
+def linear_error_message_rule(out: Result, fx: Fixture) -> list[str]:
     """The ValueError for a wrong input width names the input shape and the weight shape (5, 3)."""
     problems = []
     for k in range(3):
-        bad, message = tuple(int(n) for n in fx.inputs[f"bad_shape_{k}"]), text(out[f"raw_msg_bad_{k}"])
-        if text(out[f"err_bad_{k}"]) == "ValueError" and not (str(bad) in message and "(5, 3)" in message):
+        bad, message = tuple(int(n) for n in fx.inputs[f"bad_shape_{k}"]), decode_text(out.raw[f"bad_{k}_message"])
+        if out.error[f"bad_{k}"] == "ValueError" and not (str(bad) in message and "(5, 3)" in message):
             problems.append(
                 f"the error for an input of shape {bad} should name it and the weight shape (5, 3), "
                 f"got: {shorten(message)!r}"

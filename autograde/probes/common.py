@@ -1,4 +1,5 @@
-"""What every probe module needs: turning the student's results into plain arrays, and their errors into text.
+"""What every probe module needs: the result it returns (`Outputs`), the student's Tensors as plain arrays, and
+their errors as text.
 
 Runs inside the sandbox (imports only numpy, the stdlib and the student's package), where the sandbox ships
 this folder as the package `probes`; in the grader's own process it is `autograde.probes`.
@@ -9,6 +10,8 @@ from collections.abc import Callable
 import numpy as np
 
 from tinytorch.core.tensor import Tensor
+
+from .protocol import ERROR, FLAG, MESSAGE, RAW, SHAPE, TEXT, VALUE, encode, key
 
 Arrays = dict[str, np.ndarray]
 
@@ -26,25 +29,51 @@ def arr(t, what: str) -> np.ndarray:
     return np.array(t.data)
 
 
-def text(s: str) -> np.ndarray:
-    return np.frombuffer(str(s).encode()[:2000], dtype=np.uint8).copy()
-
-
-def flag(ok: bool) -> np.ndarray:
-    return np.array(ok is True or ok is np.True_, dtype=np.int8)
-
-
-def shape(a: np.ndarray) -> np.ndarray:
-    return np.array(a.shape, dtype=np.int64)
-
-
-def raises(fn: Callable[[], object]) -> tuple[np.ndarray, np.ndarray]:
+def raised(fn: Callable[[], object]) -> tuple[str, str]:
     """(exception type name, message) of calling fn, a ValueError subclass named ValueError; ("", "") when it
     returns normally."""
     try:
         fn()
     except ValueError as e:
-        return text("ValueError"), text(str(e))
+        return "ValueError", str(e)
     except Exception as e:  # any other failure is reported by name
-        return text(type(e).__name__), text(str(e))
-    return text(""), text("")
+        return type(e).__name__, str(e)
+    return "", ""
+
+
+class Outputs(dict):
+    """A probe's result: each method records one output of its kind (see probes/protocol.py) under the name given.
+    It is the dict of plain arrays the worker sends, so a probe returns it as it is."""
+
+    def _add(self, kind: str, name: str, value) -> None:
+        self[key(kind, name)] = encode(kind, value)
+
+    def value(self, name: str, array: np.ndarray) -> None:
+        self._add(VALUE, name, array)
+
+    def flag(self, name: str, ok: bool) -> None:
+        self._add(FLAG, name, ok)
+
+    def error(self, name: str, type_name: str) -> None:
+        self._add(ERROR, name, type_name)
+
+    def message(self, name: str, text: str) -> None:
+        self._add(MESSAGE, name, text)
+
+    def text(self, name: str, text: str) -> None:
+        self._add(TEXT, name, text)
+
+    def shape(self, name: str, shape: tuple) -> None:
+        self._add(SHAPE, name, shape)
+
+    def raw(self, name: str, array: np.ndarray | str) -> None:
+        self._add(RAW, name, array)
+
+    def raises(self, name: str, fn: Callable[[], object], message: bool = True) -> str:
+        """Record the type name of what calling fn raises ("" for nothing) as error `name` and, with `message`, its
+        message as message `name`; returns the message."""
+        type_name, text = raised(fn)
+        self.error(name, type_name)
+        if message:
+            self.message(name, text)
+        return text

@@ -1,9 +1,8 @@
 """Probes for module 01 (Tensor). Runs inside the sandbox: imports only numpy, the stdlib and the student's package.
 
-A probe is `def probe(inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]`. Output keys follow a convention the
-judges rely on: `ok_*` flags (int8, 1 = requirement met), `err_*` exception type names (text, "" = none raised),
-`msg_*`/`txt_*` texts (uint8), `shape_*` shapes (int64), `raw_*` arrays judged by rules and never stored as expected
-outputs; any other key is compared with the reference's output. LABELS names each key for student feedback.
+A probe is `def probe(inputs: dict[str, np.ndarray]) -> Outputs`: it records each output with the method of its kind
+(value, flag, error, message, text, shape or raw; probes/protocol.py says how each is judged). LABELS names each
+output for student feedback, under its key `protocol.key(kind, name)`.
 """
 
 import operator
@@ -12,7 +11,8 @@ import numpy as np
 
 from tinytorch.core.tensor import Tensor
 
-from .common import Arrays, arr, flag, raises, text
+from .common import Arrays, Outputs, arr
+from .protocol import ERROR, FLAG, MESSAGE, SHAPE, TEXT, key
 
 OPS = {
     "add": ("+", operator.add),
@@ -128,11 +128,11 @@ LABELS: dict[str, dict[str, str]] = {
         "ndim_before": "t.ndim of Tensor(np.zeros((2, 3)))",
         "size_after": "t.size after t.data = np.ones((4, 5, 6))",
         "ndim_after": "t.ndim after t.data = np.ones((4, 5, 6))",
-        "shape_before": "t.shape of Tensor(np.zeros((2, 3)))",
-        "shape_after": "t.shape after t.data = np.ones((4, 5, 6))",
-        "txt_dtype_before": "t.dtype of Tensor(np.zeros((2, 3), dtype=np.float32))",
-        "txt_dtype_after": "t.dtype after t.data = a float64 array",
-        "ok_numpy_is_data": "t.numpy() should return the underlying array itself",
+        key(SHAPE, "before"): "t.shape of Tensor(np.zeros((2, 3)))",
+        key(SHAPE, "after"): "t.shape after t.data = np.ones((4, 5, 6))",
+        key(TEXT, "dtype_before"): "t.dtype of Tensor(np.zeros((2, 3), dtype=np.float32))",
+        key(TEXT, "dtype_after"): "t.dtype after t.data = a float64 array",
+        key(FLAG, "numpy_is_data"): "t.numpy() should return the underlying array itself",
     },
     "tensor_arithmetic": {f"{op}_ab": f"a {sym} b" for op, (sym, _) in OPS.items()}
     | {"a_after": "a after the operations (must be unchanged)", "b_after": "b after the operations (must be unchanged)"}
@@ -153,7 +153,9 @@ LABELS: dict[str, dict[str, str]] = {
         "ndarray_at": "ndarray @ Tensor",
         "at_list": "Tensor @ nested list",
     },
-    "tensor_matmul_shape_error": {f"{p}_{k}": _mm(a, b) for k, (a, b) in enumerate(MATMUL_BAD) for p in ("err", "msg")},
+    "tensor_matmul_shape_error": {
+        key(kind, str(k)): _mm(a, b) for k, (a, b) in enumerate(MATMUL_BAD) for kind in (ERROR, MESSAGE)
+    },
     "tensor_reductions": {
         f"{name}_{ax}{'_keep' if keep else ''}": f"t.{name}(axis={axis}, keepdims={keep})"
         for name in ("sum", "mean")
@@ -162,10 +164,10 @@ LABELS: dict[str, dict[str, str]] = {
     }
     | {"mean_positional": "t.mean(1)", "mean_small": "Tensor([[1, 2], [3, 5]]).mean()"},
     "tensor_reshape_transpose": {f"reshape_{k}": f"t.reshape{label}" for k, (_, label) in enumerate(RESHAPES)}
-    | {f"err_bad_{k}": f"Tensor(np.zeros(6)).reshape{label}" for k, (_, label) in enumerate(BAD_RESHAPES)}
-    | {f"msg_bad_{k}": f"Tensor(np.zeros(6)).reshape{label}" for k, (_, label) in enumerate(BAD_RESHAPES)}
+    | {key(ERROR, f"bad_{k}"): f"Tensor(np.zeros(6)).reshape{label}" for k, (_, label) in enumerate(BAD_RESHAPES)}
+    | {key(MESSAGE, f"bad_{k}"): f"Tensor(np.zeros(6)).reshape{label}" for k, (_, label) in enumerate(BAD_RESHAPES)}
     | {
-        "shape_t_after": "t.shape after t.reshape(...) (reshape must not change t)",
+        key(SHAPE, "t_after"): "t.shape after t.reshape(...) (reshape must not change t)",
         "transpose_m": "(2, 3).transpose()",
         "t_m": "(2, 3).T",
         "t_batch": "T of a (2, 3, 4) batch",
@@ -181,132 +183,140 @@ LABELS: dict[str, dict[str, str]] = {
         "chain5": "(-(a @ b) + 0.5).transpose().sum()",
         "chain6": "Tensor(d, dtype=np.float64) * a.sum(axis=1, keepdims=True)",
     },
-    "tensor_hidden_inputs_unchanged": {f"ok_{k}": _unary_label(f"`{label}`") for k, (label, _) in UNCHANGED.items()},
+    "tensor_hidden_inputs_unchanged": {key(FLAG, k): _unary_label(f"`{label}`") for k, (label, _) in UNCHANGED.items()},
 }
 
 
-def tensor_creation_dtype(inputs: Arrays) -> Arrays:
+def tensor_creation_dtype(inputs: Arrays) -> Outputs:
     """Tensor(...) from lists, Python scalars, arrays and Tensors, with and without an explicit dtype."""
-    i = inputs
+    i, out = inputs, Outputs()
     labels = LABELS["tensor_creation_dtype"]
-    out = {key: arr(Tensor(make(i)), label) for key, (label, make) in CREATION.items()}
+    for name, (label, make) in CREATION.items():
+        out.value(name, arr(Tensor(make(i)), label))
     for dtype in (np.float64, np.int64, np.float16):
-        key = f"dtype_{np.dtype(dtype).name}"
-        out[key] = arr(Tensor(i["ints"].tolist(), dtype=dtype), labels[key])
-    out["float64_kept"] = arr(Tensor(i["float64_digits"], dtype=np.float64), labels["float64_kept"])
-    out["int8_as_int32"] = arr(Tensor(i["int8_array"], dtype=np.int32), labels["int8_as_int32"])
+        name = f"dtype_{np.dtype(dtype).name}"
+        out.value(name, arr(Tensor(i["ints"].tolist(), dtype=dtype), labels[name]))
+    out.value("float64_kept", arr(Tensor(i["float64_digits"], dtype=np.float64), labels["float64_kept"]))
+    out.value("int8_as_int32", arr(Tensor(i["int8_array"], dtype=np.int32), labels["int8_as_int32"]))
     source = Tensor(i["nested"][:2].tolist())
-    out["from_tensor"] = arr(Tensor(source), labels["from_tensor"])
-    out["from_tensor_float64"] = arr(Tensor(source, dtype=np.float64), labels["from_tensor_float64"])
-    out["from_int64_tensor"] = arr(Tensor(Tensor(i["ints"], dtype=np.int64)), labels["from_int64_tensor"])
+    out.value("from_tensor", arr(Tensor(source), labels["from_tensor"]))
+    out.value("from_tensor_float64", arr(Tensor(source, dtype=np.float64), labels["from_tensor_float64"]))
+    out.value("from_int64_tensor", arr(Tensor(Tensor(i["ints"], dtype=np.int64)), labels["from_int64_tensor"]))
     return out
 
 
-def _props(t: Tensor, when: str) -> Arrays:
-    return {
-        f"shape_{when}": np.array(tuple(t.shape), dtype=np.int64),
-        f"txt_dtype_{when}": text(np.dtype(t.dtype).name),
-        f"size_{when}": np.array(int(t.size), dtype=np.int64),
-        f"ndim_{when}": np.array(int(t.ndim), dtype=np.int64),
-    }
+def _props(out: Outputs, t: Tensor, when: str) -> None:
+    out.shape(when, t.shape)
+    out.text(f"dtype_{when}", np.dtype(t.dtype).name)
+    out.value(f"size_{when}", np.array(int(t.size), dtype=np.int64))
+    out.value(f"ndim_{when}", np.array(int(t.ndim), dtype=np.int64))
 
 
-def tensor_properties_live(inputs: Arrays) -> Arrays:
+def tensor_properties_live(inputs: Arrays) -> Outputs:
     """shape, dtype, size and ndim follow `t.data` after it is replaced; numpy() returns `t.data` itself."""
-    t = Tensor(inputs["zeros"].copy())
-    out = _props(t, "before")
+    t, out = Tensor(inputs["zeros"].copy()), Outputs()
+    _props(out, t, "before")
     t.data = inputs["ones"].copy()
-    return out | _props(t, "after") | {"ok_numpy_is_data": flag(t.numpy() is t.data)}
+    _props(out, t, "after")
+    out.flag("numpy_is_data", t.numpy() is t.data)
+    return out
 
 
-def tensor_arithmetic(inputs: Arrays) -> Arrays:
+def tensor_arithmetic(inputs: Arrays) -> Outputs:
     """+ - * / between Tensors, with broadcasting and ndarray right operands, leaving the operands unchanged."""
-    labels = LABELS["tensor_arithmetic"]
+    labels, out = LABELS["tensor_arithmetic"], Outputs()
     a, b, row, col = (inputs[k].copy() for k in ("a", "b", "row", "col"))
     ta, tb = Tensor(a.copy()), Tensor(b.copy())
-    out = {f"{op}_ab": arr(fn(ta, tb), labels[f"{op}_ab"]) for op, (_, fn) in OPS.items()}
-    out |= {"a_after": np.array(ta.data), "b_after": np.array(tb.data)}
+    for op, (_, fn) in OPS.items():
+        out.value(f"{op}_ab", arr(fn(ta, tb), labels[f"{op}_ab"]))
+    out.value("a_after", np.array(ta.data))
+    out.value("b_after", np.array(tb.data))
     for side, other in (("row", row), ("col", col)):
         for op, (_, fn) in OPS.items():
             for kind, right in (("tensor", Tensor(other)), ("ndarray", other)):
-                key = f"{op}_{side}_{kind}"
-                out[key] = arr(fn(ta, right), labels[key])
-    out["col_plus_row"] = arr(Tensor(col) + Tensor(row.reshape(1, 4)), labels["col_plus_row"])
+                name = f"{op}_{side}_{kind}"
+                out.value(name, arr(fn(ta, right), labels[name]))
+    out.value("col_plus_row", arr(Tensor(col) + Tensor(row.reshape(1, 4)), labels["col_plus_row"]))
     for k in range(len(HIDDEN_BROADCAST)):
         for op, (_, fn) in OPS.items():
-            key = f"{op}_h{k}"
-            out[key] = arr(fn(Tensor(inputs[f"hx{k}"]), Tensor(inputs[f"hy{k}"])), labels[key])
+            name = f"{op}_h{k}"
+            out.value(name, arr(fn(Tensor(inputs[f"hx{k}"]), Tensor(inputs[f"hy{k}"])), labels[name]))
     return out
 
 
-def tensor_arithmetic_scalars_dtype(inputs: Arrays) -> Arrays:
+def tensor_arithmetic_scalars_dtype(inputs: Arrays) -> Outputs:
     """Arithmetic with Python/NumPy scalars and float64 arrays on either side always gives float32."""
-    labels = LABELS["tensor_arithmetic_scalars_dtype"]
+    labels, out = LABELS["tensor_arithmetic_scalars_dtype"], Outputs()
     x, v = inputs["x"].copy(), inputs["v"].copy()
     t = Tensor(x.copy())
-    out = {key: arr(fn(t, v, x), labels[key]) for key, (_, fn) in SCALAR_CASES.items()}
-    return out | {"x_after": np.array(t.data)}
+    for name, (_, fn) in SCALAR_CASES.items():
+        out.value(name, arr(fn(t, v, x), labels[name]))
+    out.value("x_after", np.array(t.data))
+    return out
 
 
-def tensor_matmul(inputs: Arrays) -> Arrays:
+def tensor_matmul(inputs: Arrays) -> Outputs:
     """@ for matrices, batches and vectors, and with ndarray or nested-list operands; float32 results."""
-    labels = LABELS["tensor_matmul"]
-    out = {}
+    labels, out = LABELS["tensor_matmul"], Outputs()
     for k in range(len(MATMUL_SHAPES)):
-        out[f"mm_{k}"] = arr(Tensor(inputs[f"a{k}"]) @ Tensor(inputs[f"b{k}"]), labels[f"mm_{k}"])
+        out.value(f"mm_{k}", arr(Tensor(inputs[f"a{k}"]) @ Tensor(inputs[f"b{k}"]), labels[f"mm_{k}"]))
     a, b = inputs["a"], inputs["b"]
-    out["matmul_ndarray"] = arr(Tensor(a).matmul(b), labels["matmul_ndarray"])
-    out["at_ndarray"] = arr(Tensor(a) @ b, labels["at_ndarray"])
-    out["ndarray_at"] = arr(a @ Tensor(b), labels["ndarray_at"])
-    out["at_list"] = arr(Tensor(a) @ b.tolist(), labels["at_list"])
+    out.value("matmul_ndarray", arr(Tensor(a).matmul(b), labels["matmul_ndarray"]))
+    out.value("at_ndarray", arr(Tensor(a) @ b, labels["at_ndarray"]))
+    out.value("ndarray_at", arr(a @ Tensor(b), labels["ndarray_at"]))
+    out.value("at_list", arr(Tensor(a) @ b.tolist(), labels["at_list"]))
     return out
 
 
-def tensor_matmul_shape_error(inputs: Arrays) -> Arrays:
+def tensor_matmul_shape_error(inputs: Arrays) -> Outputs:
     """Mismatched shapes raise ValueError with the documented message."""
-    out = {}
+    out = Outputs()
     for k, (sa, sb) in enumerate(MATMUL_BAD):
-        out[f"err_{k}"], out[f"msg_{k}"] = raises(lambda sa=sa, sb=sb: Tensor(np.zeros(sa)) @ Tensor(np.zeros(sb)))
+        out.raises(str(k), lambda sa=sa, sb=sb: Tensor(np.zeros(sa)) @ Tensor(np.zeros(sb)))
     return out
 
 
-def tensor_reductions(inputs: Arrays) -> Arrays:
+def tensor_reductions(inputs: Arrays) -> Outputs:
     """sum and mean over every axis choice, with and without keepdims."""
-    labels = LABELS["tensor_reductions"]
+    labels, out = LABELS["tensor_reductions"], Outputs()
     t = Tensor(inputs["x"].copy())
-    out = {}
-    for name in ("sum", "mean"):
+    for reduction in ("sum", "mean"):
         for ax, axis in AXES.items():
             for keep in (False, True):
-                key = f"{name}_{ax}{'_keep' if keep else ''}"
-                out[key] = arr(getattr(t, name)(axis=axis, keepdims=keep), labels[key])
-    out["mean_positional"] = arr(t.mean(1), labels["mean_positional"])
-    out["mean_small"] = arr(Tensor(inputs["small"].tolist()).mean(), labels["mean_small"])
+                name = f"{reduction}_{ax}{'_keep' if keep else ''}"
+                out.value(name, arr(getattr(t, reduction)(axis=axis, keepdims=keep), labels[name]))
+    out.value("mean_positional", arr(t.mean(1), labels["mean_positional"]))
+    out.value("mean_small", arr(Tensor(inputs["small"].tolist()).mean(), labels["mean_small"]))
     return out
 
 
-def tensor_reshape_transpose(inputs: Arrays) -> Arrays:
+def tensor_reshape_transpose(inputs: Arrays) -> Outputs:
     """reshape (tuple, list, -1), its error message, transpose/T of matrices, batches and vectors."""
-    labels = LABELS["tensor_reshape_transpose"]
+    labels, out = LABELS["tensor_reshape_transpose"], Outputs()
     x = inputs["x"].copy()
     t = Tensor(x)
-    out = {f"reshape_{k}": arr(t.reshape(*args), labels[f"reshape_{k}"]) for k, (args, _) in enumerate(RESHAPES)}
-    out["shape_t_after"] = np.array(tuple(t.shape), dtype=np.int64)
+    for k, (args, _) in enumerate(RESHAPES):
+        out.value(f"reshape_{k}", arr(t.reshape(*args), labels[f"reshape_{k}"]))
+    out.shape("t_after", t.shape)
     for k, (args, _) in enumerate(BAD_RESHAPES):
-        out[f"err_bad_{k}"], out[f"msg_bad_{k}"] = raises(lambda args=args: Tensor(np.zeros(6)).reshape(*args))
+        out.raises(f"bad_{k}", lambda args=args: Tensor(np.zeros(6)).reshape(*args))
     m, batch = x[:6].reshape(2, 3), x.reshape(2, 3, 4)
-    out["transpose_m"] = arr(Tensor(m).transpose(), labels["transpose_m"])
-    out["t_m"] = arr(Tensor(m).T, labels["t_m"])
-    out["t_batch"] = arr(Tensor(batch).T, labels["t_batch"])
-    out["transpose_0_2"] = arr(Tensor(batch).transpose(0, 2), labels["transpose_0_2"])
-    out["t_vector"] = arr(Tensor(x[:3]).T, labels["t_vector"])
-    out["reshape_then_transpose"] = arr(Tensor(x[:6]).reshape(2, 3).transpose(1, 0), labels["reshape_then_transpose"])
+    cases = {
+        "transpose_m": lambda: Tensor(m).transpose(),
+        "t_m": lambda: Tensor(m).T,
+        "t_batch": lambda: Tensor(batch).T,
+        "transpose_0_2": lambda: Tensor(batch).transpose(0, 2),
+        "t_vector": lambda: Tensor(x[:3]).T,
+        "reshape_then_transpose": lambda: Tensor(x[:6]).reshape(2, 3).transpose(1, 0),
+    }
+    for name, fn in cases.items():
+        out.value(name, arr(fn(), labels[name]))
     return out
 
 
-def tensor_hidden_composite(inputs: Arrays) -> Arrays:
+def tensor_hidden_composite(inputs: Arrays) -> Outputs:
     """Chains of operations, mixing reductions, reshapes, transposes and float64 operands, stay float32."""
-    labels = LABELS["tensor_hidden_composite"]
+    labels, out = LABELS["tensor_hidden_composite"], Outputs()
     a, b, c, d = Tensor(inputs["a"]), Tensor(inputs["b"]), Tensor(inputs["c"]), inputs["d"].copy()
     cases = {
         "chain1": lambda: ((a @ b) * 2 - c).sum(axis=0) / 3,
@@ -316,16 +326,18 @@ def tensor_hidden_composite(inputs: Arrays) -> Arrays:
         "chain5": lambda: (-(a @ b) + 0.5).transpose().sum(),
         "chain6": lambda: Tensor(d, dtype=np.float64) * a.sum(axis=1, keepdims=True),
     }
-    return {key: arr(fn(), labels[key]) for key, fn in cases.items()}
+    for name, fn in cases.items():
+        out.value(name, arr(fn(), labels[name]))
+    return out
 
 
-def tensor_hidden_inputs_unchanged(inputs: Arrays) -> Arrays:
+def tensor_hidden_inputs_unchanged(inputs: Arrays) -> Outputs:
     """Every operation returns a new Tensor and leaves its operands' data unchanged."""
-    out = {}
-    for key, (_, fn) in UNCHANGED.items():
+    out = Outputs()
+    for name, (_, fn) in UNCHANGED.items():
         a, b = inputs["a"].copy(), inputs["b"].copy()
         ta, tb = Tensor(a.copy()), Tensor(b.copy())
         result = fn(ta, tb)
         same = np.array_equal(ta.data, a) and np.array_equal(tb.data, b)
-        out[f"ok_{key}"] = flag(same and isinstance(result, Tensor) and result is not ta and result is not tb)
+        out.flag(name, same and isinstance(result, Tensor) and result is not ta and result is not tb)
     return out
