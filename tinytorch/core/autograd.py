@@ -245,6 +245,7 @@ def install_engine() -> None:
                 raise ValueError(f"only floating-point Tensors can require gradients, got dtype {self.dtype}")
             self.requires_grad = True
 
+    del __init__.__wrapped__  # so that help(Tensor) shows the new signature, requires_grad included
     __init__.autograd_original = init
     Tensor.__init__ = __init__
     for name in ("requires_grad", "grad", "grad_fn", "is_leaf", "detach", "graph_order", "backward"):
