@@ -41,7 +41,7 @@ demo: export $(SANDBOX_PYTHON) $(BWRAP)
 	python -m tinytorch_course demo
 	python -m tinytorch_course release
 	python -m tinytorch_course kit
-	python -m autograde demo
+	python -m autograde sample-class
 
 test: install $(CHROMIUM) $(SANDBOX_PYTHON) $(BWRAP)
 	ruff check .

@@ -1,7 +1,7 @@
-"""`python -m autograde demo`: grade the sample class with nbgrader into a SQLite gradebook and print it.
+"""`python -m autograde sample-class`: grade the sample class with nbgrader into a SQLite gradebook and print it.
 `python -m autograde grade 03_layers`: grade a course's class in parallel workers, resumably (classroom.grade_class).
 
-The demo's class is autograde/samples' (the reference solution, two one-line bugs, a hostile submission, a blank
+The sample class is autograde/samples' (the reference solution, two one-line bugs, a hostile submission, a blank
 notebook), graded in a copy of the course under build/sample-course so that the real course's gradebook and
 submitted/ folder are never touched.
 """
@@ -16,7 +16,7 @@ from tinytorch_course import settings
 from tinytorch_course.course import copy_course, run_nbgrader
 
 
-def demo() -> int:
+def sample_class() -> int:
     course = copy_course(settings.ROOT / "build" / "sample-course")
 
     def run(*args: str) -> bool:
@@ -51,7 +51,7 @@ def grade(course: Path, module: str, workers: int, students: list[str] | None, f
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograde", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("demo", help="grade the sample class in build/sample-course and print the gradebook")
+    commands.add_parser("sample-class", help="grade the sample class in build/sample-course and print the gradebook")
     grading = commands.add_parser("grade", help="grade every submission of a module not yet completely graded")
     grading.add_argument("module", help="e.g. 03_layers")
     grading.add_argument("--workers", type=int, default=2, help="grading processes (default 2)")
@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "grade":
         return grade(args.course, args.module, args.workers, args.students, args.force)
-    return demo()
+    return sample_class()
 
 
 if __name__ == "__main__":
