@@ -20,6 +20,8 @@ from autograde.samples import CLASS, apply, solve
 from tinytorch_course import notebooks, settings
 from tinytorch_course.course import copy_course, run_nbgrader
 
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]  # nbgrader autograde of 26 damaged submissions
+
 MODULE = "03_layers"
 VERSIONS = {"correct": {}, "buggy": CLASS["bob"]}
 POINTS = {check.name: check.points for check in packs.load(MODULE).checks}

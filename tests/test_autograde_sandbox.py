@@ -838,6 +838,7 @@ def comparable(name: str, verdicts: dict) -> dict:
     return verdicts
 
 
+@pytest.mark.slow  # the whole hostile suite a second time, as another user
 def test_an_ordinary_user_gets_the_same_verdicts(runs, as_user):
     """Statuses, errors, output tails and returned arrays, of every probe of every case."""
     assert list(as_user) == list(CASES)
@@ -1013,6 +1014,7 @@ def _received(student: dict) -> dict[str, ProbeResult]:
     }
 
 
+@pytest.mark.slow  # exports and probes four submissions twice
 def test_an_ordinary_user_grades_the_sample_class_like_root(runtime, ordinary_user, user_kit, tmp_path):
     from autograde import packs, preprocessors
     from autograde.fixture_io import load_fixtures
