@@ -3,8 +3,8 @@ benchmarks/README.md).
 
 Run it from the repository root with the project's venv (PyTorch comes from the `bench` extra):
 
-    python benchmarks/bench_layers.py            # full run, about a minute; writes benchmarks/results/
-    python benchmarks/bench_layers.py --quick    # smoke run, about 10 seconds; writes nothing
+    python benchmarks/bench_layers.py            # full run, about two minutes; writes benchmarks/results/
+    python benchmarks/bench_layers.py --quick    # smoke run, about 15 seconds; writes nothing
 
 tinytorch, raw NumPy and PyTorch each run in a process of their own and take turns, case by case (harness.py);
 printed are medians with their IQR, and ratios taken round by round. Autograd is installed (tinytorch.core.autograd),

@@ -30,7 +30,7 @@ def demo() -> int:
 
 
 def _package_summary() -> str:
-    """Use the exported package the way a student would after module 03."""
+    """Use the exported package the way a student would after module 05: a forward pass, then a training step."""
     import numpy as np
 
     from tinytorch.core.activations import ReLU
