@@ -1,19 +1,22 @@
-"""Speed of tinytorch's layers on the CPU, next to raw NumPy and PyTorch (see benchmarks/README.md).
+"""Speed of tinytorch's layers on the CPU, inference and a training step, next to raw NumPy and PyTorch (see
+benchmarks/README.md).
 
 Run it from the repository root with the project's venv (PyTorch comes from the `bench` extra):
 
-    python benchmarks/bench_layers.py            # full run, about a minute; writes benchmarks/results/
-    python benchmarks/bench_layers.py --quick    # smoke run, about 10 seconds; writes nothing
+    python benchmarks/bench_layers.py            # full run, about two minutes; writes benchmarks/results/
+    python benchmarks/bench_layers.py --quick    # smoke run, about 15 seconds; writes nothing
 
 tinytorch, raw NumPy and PyTorch each run in a process of their own and take turns, case by case (harness.py);
-printed are medians with their IQR, and ratios taken round by round. Nothing fails because a machine is slow: the
-exit status is non-zero only when tinytorch and PyTorch compute different outputs from the same weights, i.e. when
-the comparison would not be one of equal work.
+printed are medians with their IQR, and ratios taken round by round. Autograd is installed (tinytorch.core.autograd),
+so tinytorch's inference runs under no_grad(), as PyTorch's runs under inference_mode(). Nothing fails because a
+machine is slow: the exit status is non-zero only when tinytorch and PyTorch compute different outputs (or training
+steps) from the same weights, i.e. when the comparison would not be one of equal work.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import ctypes
 import importlib.util
@@ -30,7 +33,9 @@ import numpy as np
 from harness import Cases, CpuMeter, Results, Stat, Worker, load_average, markdown_table, running, take_turns
 
 from tinytorch.core.activations import ReLU
+from tinytorch.core.autograd import LayerGrads, no_grad
 from tinytorch.core.layers import Dropout, Linear, Sequential
+from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.tensor import Tensor
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -38,12 +43,18 @@ SEED = 0
 IN_FEATURES, HIDDEN, OUT_FEATURES = 784, 256, 10
 LINEAR_BATCHES = (1, 32, 128, 512)
 SWEEP_BATCHES = tuple(2**k for k in range(10))  # 1, 2, 4, ..., 512
-CASES = [f"linear/{batch}" for batch in LINEAR_BATCHES] + [f"mlp/{batch}" for batch in SWEEP_BATCHES]
+TRAIN_BATCHES = (1, 32)
+TRAIN_CASES = [f"train/{batch}" for batch in TRAIN_BATCHES]
+CASES = [f"linear/{batch}" for batch in LINEAR_BATCHES] + [f"mlp/{batch}" for batch in SWEEP_BATCHES] + TRAIN_CASES
 CHECK_BATCH = 32
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
 SETTLE_SECONDS = 0.3  # pause at each switch of process when the libraries run more than one thread each
 LINEAR_TARGETS = {1: 1.25, 32: 1.05, 128: 1.05, 512: 1.05}  # tinytorch's time / NumPy's, at most
 MLP_TARGETS = {1: 2.0, 32: 1.2}  # tinytorch's speed-up over PyTorch (PyTorch's time / tinytorch's), at least
+TRAIN_TARGETS = {1: 1.5, 32: 1.0}  # the same for one training step
+# Small, so that thousands of timed steps on one batch never push the logits to where softmax's probabilities reach
+# float32's subnormal range (below 1e-38), whose arithmetic is many times slower on x86.
+LEARNING_RATE = 1e-3
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,10 @@ QUICK = Config(rounds=4, batches=3, batch_seconds=0.002, warmup_seconds=0.005, p
 
 def make_input(batch: int) -> np.ndarray:
     return np.random.default_rng(SEED + batch).standard_normal((batch, IN_FEATURES), dtype=np.float32)
+
+
+def make_targets(batch: int) -> np.ndarray:
+    return np.random.default_rng([SEED, batch]).integers(0, OUT_FEATURES, batch)
 
 
 def build_mlp() -> Sequential:
@@ -99,15 +114,85 @@ def call(function: Callable[[Any], object], x: object) -> Callable[[], object]:
     return lambda: function(x)
 
 
+def tinytorch_step(model: Sequential, batch: int) -> Callable[[], Tensor]:
+    """One training step: forward, CrossEntropyLoss, backward, plain SGD on every parameter; returns the loss."""
+    loss_fn, params = CrossEntropyLoss(), model.parameters()
+    x, targets = Tensor(make_input(batch)), make_targets(batch)
+
+    def step() -> Tensor:
+        model.zero_grad()
+        loss = loss_fn(model(x), targets)
+        loss.backward()
+        for param in params:
+            param.data -= LEARNING_RATE * param.grad.data
+        return loss
+
+    return step
+
+
+def numpy_step(model: Sequential, batch: int) -> Callable[[], float]:
+    """The same step written by hand in NumPy, on the model's own arrays: no graph, no wrappers, and no gradient for
+    the input. What a NumPy-backed library could reach at best."""
+    w1, b1, w2, b2 = (param.data for param in model.parameters())
+    x, targets, rows, keep_prob = make_input(batch), make_targets(batch), np.arange(batch), 1 - model[2].p
+    dropout = model[2].training and model[2].p > 0
+
+    def step() -> float:
+        hidden = x @ w1 + b1
+        active = hidden > 0
+        if dropout:
+            active &= np.random.random(hidden.shape) < keep_prob
+        scale = active / np.float32(keep_prob if dropout else 1)  # ReLU's and Dropout's masks in one
+        activation = hidden * scale
+        logits = activation @ w2 + b2
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+        grad = np.exp(log_probs)
+        grad[rows, targets] -= 1
+        grad /= batch
+        grad_hidden = (grad @ w2.T) * scale
+        for param, param_grad in (
+            (w2, np.dot(activation.T, grad)),
+            (b2, grad.sum(axis=0)),
+            (w1, np.dot(x.T, grad_hidden)),
+            (b1, grad_hidden.sum(axis=0)),
+        ):
+            param -= LEARNING_RATE * param_grad
+        return float(-log_probs[rows, targets].mean())
+
+    return step
+
+
+def torch_step(net: Any, batch: int) -> Callable[[], Any]:
+    import torch
+
+    loss_fn, params = torch.nn.CrossEntropyLoss(), list(net.parameters())
+    x, targets = torch.from_numpy(make_input(batch)), torch.from_numpy(make_targets(batch))
+
+    def step() -> Any:
+        net.zero_grad()
+        loss = loss_fn(net(x), targets)
+        loss.backward()
+        with torch.no_grad():
+            for param in params:
+                param -= LEARNING_RATE * param.grad
+        return loss
+
+    return step
+
+
 # --------------------------------------------------------------------------------------------------
 # The contenders, each built in its own worker process
 
 
 def tinytorch_cases(cfg: Config) -> Cases:
+    """Inference under no_grad(), entered once per visit; each training case trains a model of its own."""
     model = build_mlp()
     cases = {f"linear/{b}": call(model[0], Tensor(make_input(b))) for b in LINEAR_BATCHES}
     cases |= {f"mlp/{b}": call(model, Tensor(make_input(b))) for b in SWEEP_BATCHES}
-    return Cases(cases, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds)
+    cases |= {f"train/{b}": tinytorch_step(build_mlp().train(), b) for b in TRAIN_BATCHES}
+    training = dict.fromkeys(TRAIN_CASES, contextlib.nullcontext)
+    return Cases(cases, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds, context=no_grad, contexts=training)
 
 
 def numpy_cases(cfg: Config) -> Cases:
@@ -116,22 +201,46 @@ def numpy_cases(cfg: Config) -> Cases:
     w1, b1, w2, b2 = model[0].weight.data, model[0].bias.data, model[3].weight.data, model[3].bias.data
     cases = {f"linear/{b}": call(lambda x: x @ w1 + b1, make_input(b)) for b in LINEAR_BATCHES}
     cases |= {f"mlp/{b}": call(lambda x: np.maximum(x @ w1 + b1, 0) @ w2 + b2, make_input(b)) for b in SWEEP_BATCHES}
+    cases |= {f"train/{b}": numpy_step(build_mlp().train(), b) for b in TRAIN_BATCHES}
     return Cases(cases, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds)
 
 
 def torch_cases(cfg: Config, threads: int) -> Cases:
-    """The same MLP in PyTorch, weights copied from tinytorch, under torch.inference_mode()."""
+    """The same MLP in PyTorch, weights copied from tinytorch: inference under torch.inference_mode(), training
+    steps (each on a model of its own) in grad mode."""
     import torch
 
     if threads > 0:
         torch.set_num_threads(threads)
     net = to_torch(build_mlp())
     cases = {f"mlp/{b}": call(net, torch.from_numpy(make_input(b))) for b in SWEEP_BATCHES}
-    return Cases(cases, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds, context=torch.inference_mode)
+    cases |= {f"train/{b}": torch_step(to_torch(build_mlp()).train(), b) for b in TRAIN_BATCHES}
+    training = dict.fromkeys(TRAIN_CASES, contextlib.nullcontext)
+    return Cases(
+        cases, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds, context=torch.inference_mode, contexts=training
+    )
 
 
 def tinytorch_output() -> np.ndarray:
-    return build_mlp()(Tensor(make_input(CHECK_BATCH))).data
+    with no_grad():
+        return build_mlp()(Tensor(make_input(CHECK_BATCH))).data
+
+
+def step_figures(step: Callable[[], object], params: Sequence[Any]) -> np.ndarray:
+    """The loss, the global gradient norm and the loss after one SGD step, for the equal-work check of training."""
+    loss = float(np.asarray(step().data))  # .data: a tinytorch Tensor's array, a torch tensor without its graph
+    norm = np.sqrt(sum(float((np.asarray(param.grad.data) ** 2).sum()) for param in params))
+    return np.array([loss, norm, float(np.asarray(step().data))])
+
+
+def tinytorch_training_check() -> np.ndarray:
+    model = build_mlp()  # in eval mode: without dropout both libraries do the same arithmetic
+    return step_figures(tinytorch_step(model, CHECK_BATCH), model.parameters())
+
+
+def torch_training_check() -> np.ndarray:
+    net = to_torch(build_mlp())
+    return step_figures(torch_step(net, CHECK_BATCH), list(net.parameters()))
 
 
 def torch_output() -> np.ndarray:
@@ -172,9 +281,19 @@ PROFILE = {
 }
 
 
+def best_ns(statements: Sequence[str], names: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Nanoseconds per statement: best of `repeats`, the statements taking turns, the empty loop's cost subtracted."""
+    timers = {s: timeit.Timer(s, globals=names) for s in [*statements, "pass"]}
+    numbers = {s: max(100, round(0.002 * 200 / max(timer.timeit(200), 1e-9))) for s, timer in timers.items()}
+    best = dict.fromkeys(timers, float("inf"))
+    for _ in range(repeats):
+        for s, timer in timers.items():
+            best[s] = min(best[s], timer.timeit(numbers[s]) / numbers[s] * 1e9)
+    return {s: ns - best["pass"] for s, ns in best.items()}
+
+
 def profile(repeats: int) -> dict[str, float]:
-    """Nanoseconds per statement of PROFILE: best of `repeats`, the statements taking turns, the empty loop's
-    cost subtracted."""
+    """Nanoseconds per statement of PROFILE (under no_grad(), as inference runs)."""
     model = build_mlp()
     np.random.seed(SEED)
     tiny = Linear(4, 4)
@@ -183,13 +302,40 @@ def profile(repeats: int) -> dict[str, float]:
     names = dict(np=np, Tensor=Tensor, model=model, lin1=model[0], relu=model[1], drop=model[2], lin2=model[3])
     names |= dict(x=Tensor(xa), xa=xa, h=Tensor(ha), ha=ha, tiny=tiny, t=Tensor(xa[:, :4]), ya=xa[:, :4].copy())
     names |= dict(W1=model[0].weight.data, b1=model[0].bias.data, W2=model[3].weight.data, b2=model[3].bias.data)
-    timers = {s: timeit.Timer(s, globals=names) for pair in PROFILE.values() for s in pair}
-    numbers = {s: max(100, round(0.002 * 200 / max(timer.timeit(200), 1e-9))) for s, timer in timers.items()}
-    best = dict.fromkeys(timers, float("inf"))
-    for _ in range(repeats):
-        for s, timer in timers.items():
-            best[s] = min(best[s], timer.timeit(numbers[s]) / numbers[s] * 1e9)
-    return {s: ns - best["pass"] for s, ns in best.items()}
+    with no_grad():
+        return best_ns([s for pair in PROFILE.values() for s in pair], names, repeats)
+
+
+# The training step's pieces, timed in the tinytorch process: piece -> statement.
+TRAIN_PROFILE = {
+    "the whole step": "step()",
+    "forward and loss, under no_grad()": "with no_grad():\n    loss_fn(model(x), targets)",
+    "forward and loss, recording the graph": "loss_fn(model(x), targets)",
+    "forward, loss and backward()": "model.zero_grad(); loss_fn(model(x), targets).backward()",
+    "SGD update of the 4 parameters": "for p in params:\n    p.data -= LEARNING_RATE * p.grad.data",
+    "Linear(784, 256)'s backward rule": "LayerGrads.linear(grad, None, x.data, W1, b1)",
+    "  of which the input's gradient, which nobody uses": "grad @ W1.T",
+}
+
+
+def training_profile(repeats: int) -> dict[int, dict[str, float]]:
+    """Microseconds per piece of TRAIN_PROFILE, and two differences of them, at each batch size of TRAIN_BATCHES."""
+    figures = {}
+    for batch in TRAIN_BATCHES:
+        model = build_mlp().train()
+        step, params = tinytorch_step(model, batch), model.parameters()
+        step()  # every parameter has a gradient
+        names = dict(step=step, model=model, params=params, loss_fn=CrossEntropyLoss(), x=Tensor(make_input(batch)))
+        names |= dict(no_grad=no_grad, LayerGrads=LayerGrads, LEARNING_RATE=LEARNING_RATE, targets=make_targets(batch))
+        names |= dict(W1=params[0].data, b1=params[1].data)
+        names["grad"] = np.random.default_rng(SEED).standard_normal((batch, HIDDEN), dtype=np.float32)
+        ns = best_ns(list(TRAIN_PROFILE.values()), names, max(3, repeats // 4))
+        us = {piece: ns[statement] / 1e3 for piece, statement in TRAIN_PROFILE.items()}
+        recorded = us["forward and loss, recording the graph"]
+        us["  backward() (by difference)"] = us["forward, loss and backward()"] - recorded
+        us["  recording the graph (by difference)"] = recorded - us["forward and loss, under no_grad()"]
+        figures[batch] = us
+    return figures
 
 
 # --------------------------------------------------------------------------------------------------
@@ -213,19 +359,21 @@ def linear_section(results: Results, summary: list[str]) -> str:
     return markdown_table(headers, rows)
 
 
-def mlp_section(results: Results, summary: list[str]) -> str:
+def speedup_section(results: Results, summary: list[str], kind: str, targets: dict[int, float]) -> str:
+    """Speed-ups over PyTorch (PyTorch's time / the other's) of the cases `kind/batch`, against `targets`."""
     rows = []
-    for batch, bound in MLP_TARGETS.items():
-        case = f"mlp/{batch}"
+    for batch, bound in targets.items():
+        case = f"{kind}/{batch}"
         speedup, numpy_speedup = results.ratio(case, "torch", "tinytorch"), results.ratio(case, "torch", "numpy")
-        rows.append([batch, *(results.time(case, who).text(2, 1e6) for who in ("tinytorch", "torch"))])
+        rows.append([batch, *(results.time(case, who).text(2, 1e6) for who in ("tinytorch", "numpy", "torch"))])
         rows[-1] += [numpy_speedup.text(2), speedup.text(2), f">= {bound:.1f}", verdict(speedup, bound, at_most=False)]
         summary.append(
-            f"MLP batch {batch:>3}: speed-up over PyTorch {speedup.text(2)}, target >= {bound}: {rows[-1][-1]}"
+            f"{kind} batch {batch:>3}: speed-up over PyTorch {speedup.text(2)}, target >= {bound}: {rows[-1][-1]}"
         )
     headers = [
         "batch",
         "tinytorch µs",
+        "raw NumPy µs",
         "PyTorch µs",
         "raw NumPy's speed-up",
         "tinytorch's speed-up",
@@ -316,6 +464,11 @@ def profile_table(ns: dict[str, float]) -> str:
     return markdown_table(["piece", "tinytorch", "ns", "without it", "ns", "overhead ns"], rows)
 
 
+def training_profile_table(us: dict[int, dict[str, float]]) -> str:
+    rows = [[piece, *(f"{us[batch][piece]:,.1f}" for batch in TRAIN_BATCHES)] for piece in us[TRAIN_BATCHES[0]]]
+    return markdown_table(["piece (tinytorch)", *(f"batch {batch} µs" for batch in TRAIN_BATCHES)], rows)
+
+
 # --------------------------------------------------------------------------------------------------
 # Main
 
@@ -350,6 +503,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         ours, theirs = tinytorch.call(tinytorch_output), [worker.call(torch_output) for worker in torch]
         results = take_turns(contenders, CASES, cfg.rounds, settle=0.0 if args.threads == 1 else SETTLE_SECONDS)
         ns = tinytorch.call(profile, cfg.profile_repeats)
+        training_us = tinytorch.call(training_profile, cfg.profile_repeats)
+        ours_step = tinytorch.call(tinytorch_training_check)
+        theirs_step = [worker.call(torch_training_check) for worker in torch]
     print(f"\npython {platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs; " + "; ".join(libraries))
     print(f"threads: {args.threads or 'library defaults'}; {meter.others()}; load average {load_average()}")
     print(f"method: {cfg.rounds} rounds, {cfg.batches} batches of ~{cfg.batch_seconds * 1e3:.0f} ms per visit")
@@ -362,13 +518,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{'OK' if agree else 'FAIL'}: tinytorch and PyTorch agree on the MLP's output for a batch of "
             f"{CHECK_BATCH}: max |diff| {np.max(np.abs(ours - other)):.1e}"
         )
+    for other in theirs_step:
+        same_step = np.allclose(ours_step, other, rtol=1e-4)
+        agree &= same_step
+        print(
+            f"{'OK' if same_step else 'FAIL'}: one training step (dropout off), tinytorch / PyTorch: loss "
+            f"{ours_step[0]:.6f} / {other[0]:.6f}, gradient norm {ours_step[1]:.6f} / {other[1]:.6f}, "
+            f"loss after the step {ours_step[2]:.6f} / {other[2]:.6f}"
+        )
 
     summary: list[str] = []
     print("\n## 1. Linear(784, 256) forward vs raw NumPy `x @ W + b` (same float32 arrays)\n")
     print(linear_section(results, summary))
     if has_torch:
         print("\n## 2. The MLP (Linear, ReLU, Dropout, Linear) in eval mode vs PyTorch CPU: speed-ups\n")
-        print(mlp_section(results, summary))
+        print(speedup_section(results, summary, "mlp", MLP_TARGETS))
     print("\n## 3. Batch-size sweep: MLP eval throughput (samples/s, median)\n")
     sweep = sweep_rows(results, ["tinytorch", "numpy"] + (["torch"] if has_torch else []))
     print(sweep_table(sweep))
@@ -380,6 +544,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nsaved {RESULTS_DIR / 'batch_sweep.csv'} and {RESULTS_DIR / 'batch_sweep.png'}")
     print("\n## 4. Where the overhead goes at batch 1 (timeit, best of repeats, ns per call)\n")
     print(profile_table(ns))
+    if has_torch:
+        print(
+            "\n## 5. One training step of the MLP (forward, CrossEntropyLoss, backward, SGD on every parameter) "
+            "vs PyTorch CPU: speed-ups\n"
+        )
+        print(speedup_section(results, summary, "train", TRAIN_TARGETS))
+    print("\n## 6. Where a training step's time goes (timeit, best of repeats, µs per call)\n")
+    print(training_profile_table(training_us))
     print("\n## Summary\n\n" + "\n".join(summary))
     return 0 if agree else 1
 

@@ -61,7 +61,8 @@ class Cases:
 
     On a case's first visit it warms up 5x longer and picks the calls per batch that make a batch last about
     `batch_seconds`; every visit then warms up and times `batches` batches with the garbage collector off.
-    `context` (e.g. torch.inference_mode) is entered once per visit, outside the timed loops.
+    `context` (e.g. torch.inference_mode) is entered once per visit, outside the timed loops; `contexts` gives some
+    cases another one (a training step must not run in inference mode).
     """
 
     def __init__(
@@ -71,8 +72,9 @@ class Cases:
         batch_seconds: float = 0.004,
         warmup_seconds: float = 0.01,
         context: Callable[[], contextlib.AbstractContextManager[Any]] = contextlib.nullcontext,
+        contexts: dict[str, Callable[[], contextlib.AbstractContextManager[Any]]] | None = None,
     ) -> None:
-        self.cases, self.context = cases, context
+        self.cases, self.context, self.contexts = cases, context, contexts or {}
         self.batches, self.batch_seconds, self.warmup_seconds = batches, batch_seconds, warmup_seconds
         self.calls: dict[str, int] = {}
 
@@ -81,7 +83,7 @@ class Cases:
 
     def visit(self, case: str) -> list[float]:
         fn = self.cases[case]
-        with self.context():
+        with self.contexts.get(case, self.context)():
             per_call = warm_up(fn, self.warmup_seconds * (1 if case in self.calls else 5))
             calls = self.calls.setdefault(case, max(1, round(self.batch_seconds / per_call)))
             gc.disable()

@@ -30,7 +30,7 @@ def demo() -> int:
 
 
 def _package_summary() -> str:
-    """Use the exported package the way a student would after module 03."""
+    """Use the exported package the way a student would after module 05: a forward pass, then a training step."""
     import numpy as np
 
     from tinytorch.core.activations import ReLU
@@ -44,7 +44,38 @@ def _package_summary() -> str:
     return (
         f"\nThe exported package at work:\n{model}\n"
         f"{sum(p.size for p in params):,} parameters in {len(params)} tensors; "
-        f"a batch of 32 gives output {out.shape} {out.dtype}"
+        f"a batch of 32 gives output {out.shape} {out.dtype}\n" + _training_step_summary()
+    )
+
+
+def _training_step_summary(learning_rate: float = 0.1) -> str:
+    """One training step of the same MLP after modules 04 and 05: loss, gradient norm, and the loss after SGD."""
+    import numpy as np
+
+    from tinytorch.core.activations import ReLU
+    from tinytorch.core.autograd import no_grad  # importing it installs autograd
+    from tinytorch.core.layers import Dropout, Linear, Sequential
+    from tinytorch.core.losses import CrossEntropyLoss
+    from tinytorch.core.tensor import Tensor
+
+    np.random.seed(0)
+    model, loss_fn = Sequential(Linear(784, 256), ReLU(), Dropout(0.5), Linear(256, 10)), CrossEntropyLoss()
+    x, targets = Tensor(np.random.rand(32, 784)), np.random.randint(0, 10, 32)
+    np.random.seed(1)  # the dropout mask; drawn again below, so that only the update changes the loss
+    loss = loss_fn(model(x), targets)
+    loss.backward()
+    params = model.parameters()
+    norm = np.sqrt(sum(float(np.sum(p.grad.data**2)) for p in params))
+    for p in params:
+        p.data -= learning_rate * p.grad.data
+    np.random.seed(1)
+    with no_grad():
+        after = loss_fn(model(x), targets)
+    change = "down" if after.data < loss.data else "NOT down"
+    return (
+        f"One training step (CrossEntropyLoss on a batch of 32, backward, SGD with lr {learning_rate}): "
+        f"loss {float(loss.data):.4f}, gradient norm {norm:.4f}; after the update the loss is "
+        f"{float(after.data):.4f}, {change} by {abs(float(loss.data - after.data)):.4f}"
     )
 
 

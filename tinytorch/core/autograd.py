@@ -375,7 +375,7 @@ class LayerGrads:
         x2 = np.reshape(x, (-1, weight.shape[0]))  # every sample as one row
         grad2 = np.reshape(grad, (-1, weight.shape[1]))
         grad_x = grad @ weight.T
-        grad_weight = x2.T @ grad2
+        grad_weight = np.dot(x2.T, grad2)  # not @, which skips BLAS for one sample
         grad_bias = None if bias is None else grad2.sum(axis=0)
         return grad_x, grad_weight, grad_bias
 
