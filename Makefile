@@ -59,7 +59,7 @@ $(CHROMIUM):
 		(apt-get update && apt-get install -y --no-install-recommends chromium)
 
 # Speed against raw NumPy and PyTorch CPU: prints ratios, writes benchmarks/results/. torch is a
-# benchmark-only extra; `make bench ARGS=--quick` for a 10-second smoke run.
+# benchmark-only extra; `make bench ARGS=--quick` for a 15-second smoke run.
 bench: $(VENV)/.bench-installed
 	python benchmarks/bench_layers.py $(ARGS)
 
