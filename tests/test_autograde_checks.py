@@ -244,6 +244,12 @@ def _m(name: str, component: str, caught: str, *old_new: str) -> Mutant:
     return Mutant(name, component, frozenset(caught.split()), list(zip(old_new[::2], old_new[1::2], strict=True)))
 
 
+MSE_RETURN = "return Tensor(np.mean(difference * difference))"
+LOG_SOFTMAX_SHIFT = "shifted = logits - logits.max(axis=-1, keepdims=True)"
+LOG_SOFTMAX_RETURN = "return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))"
+CE_RETURN = "return Tensor(-np.mean(log_probs[np.arange(len(indices)), indices]))"
+BCE_CLIP = "p = np.clip(probs.data, self.eps, 1 - self.eps)"
+BCE_EPS = "eps: float = float(np.finfo(np.float32).eps)"
 MUTANTS = [
     # Tensor
     _m(
@@ -515,6 +521,180 @@ MUTANTS = [
         "        self.training = bool(mode)\n        for layer in self.layers:",
         "        type(self).training = bool(mode)\n        for layer in self.layers:",
     ),
+    # MSELoss
+    _m(
+        "MSE sums instead of averaging",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return Tensor(np.sum(difference * difference))",
+    ),
+    _m(
+        "MSE without the square",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return Tensor(np.mean(np.abs(difference)))",
+    ),
+    _m(
+        "MSE returns float64",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return Tensor(np.mean(difference * difference), dtype=np.float64)",
+    ),
+    _m(
+        "MSE returns a Python float",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return float(np.mean(difference * difference))",
+    ),
+    _m(
+        "MSE subtracts in place",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        "difference = pred.data - target",
+        "difference = pred.data\n        difference -= target",
+    ),
+    # CrossEntropyLoss
+    _m(
+        "log_softmax without the max shift",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-log-softmax-stable",
+        LOG_SOFTMAX_SHIFT,
+        "shifted = logits",
+    ),
+    _m(
+        "log of the softmax",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-log-softmax-stable",
+        LOG_SOFTMAX_RETURN,
+        "return np.log(np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True))",
+    ),
+    _m(
+        "log of the softmax without the shift",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-log-softmax-stable",
+        LOG_SOFTMAX_RETURN,
+        "return np.log(np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True))",
+    ),
+    _m(
+        "log_softmax sums over axis 0",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-log-softmax "
+        "crossentropy-log-softmax-stable crossentropy-targets",
+        LOG_SOFTMAX_RETURN,
+        "return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))",
+    ),
+    _m(
+        "cross-entropy averages over the classes",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        CE_RETURN,
+        "return Tensor(-log_probs[np.arange(len(indices)), indices].sum() / logits.shape[1])",
+    ),
+    _m(
+        "cross-entropy sums over the batch",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        CE_RETURN,
+        "return Tensor(-np.sum(log_probs[np.arange(len(indices)), indices]))",
+    ),
+    _m(
+        "target index off by one",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs",
+        CE_RETURN,
+        "return Tensor(-np.mean(log_probs[np.arange(len(indices)), indices - 1]))",
+    ),
+    _m(
+        "cross-entropy without the minus",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        CE_RETURN,
+        "return Tensor(np.mean(log_probs[np.arange(len(indices)), indices]))",
+    ),
+    _m(
+        "targets not cast to int64",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        "return values.astype(np.int64)",
+        "return values",
+    ),
+    _m(
+        "bounds check lets C through",
+        "crossentropy",
+        "crossentropy-targets",
+        "(values >= classes)",
+        "(values > classes)",
+    ),
+    _m(
+        "negative targets accepted",
+        "crossentropy",
+        "crossentropy-targets",
+        "outside = (values < 0) | (values >= classes)",
+        "outside = values >= classes",
+    ),
+    _m(
+        "fractional targets truncated",
+        "crossentropy",
+        "crossentropy-targets",
+        "whole = np.isfinite(values) & (values == np.round(values))",
+        "whole = np.isfinite(values)",
+    ),
+    _m(
+        "range error names no target",
+        "crossentropy",
+        "crossentropy-targets",
+        'f"CrossEntropyLoss: target {int(values[position])} at position {position} is not a class index "',
+        'f"CrossEntropyLoss: the target at position {position} is not a class index "',
+    ),
+    _m(
+        "range error names the target as a float",
+        "crossentropy",
+        "crossentropy-targets",
+        "target {int(values[position])} at position",
+        "target {values[position]} at position",
+    ),
+    # BinaryCrossEntropyLoss
+    _m("BCE without the clip", "bce", "bce-clipped bce-hidden-reference-outputs", BCE_CLIP, "p = probs.data"),
+    _m(
+        "BCE clips only near 0",
+        "bce",
+        "bce-clipped bce-hidden-reference-outputs",
+        BCE_CLIP,
+        "p = np.clip(probs.data, self.eps, 1)",
+    ),
+    _m(
+        "BCE clips only near 1",
+        "bce",
+        "bce-clipped bce-hidden-reference-outputs",
+        BCE_CLIP,
+        "p = np.clip(probs.data, 0, 1 - self.eps)",
+    ),
+    _m("BCE eps 1e-3", "bce", "bce-clipped bce-hidden-reference-outputs", BCE_EPS, "eps: float = 1e-3"),
+    _m(
+        "BCE eps 1e-8 rounds 1 - eps to 1",
+        "bce",
+        "bce-clipped bce-hidden-reference-outputs",
+        BCE_EPS,
+        "eps: float = 1e-8",
+    ),
+    _m(
+        "BCE without the minus",
+        "bce",
+        "bce-clipped bce-forward bce-hidden-reference-outputs",
+        "Tensor(-np.mean(target * np.log(p)",
+        "Tensor(np.mean(target * np.log(p)",
+    ),
+    _m(
+        "BCE swaps the two logs",
+        "bce",
+        "bce-clipped bce-forward bce-hidden-reference-outputs",
+        "target * np.log(p) + (1 - target) * np.log(1 - p)",
+        "target * np.log(1 - p) + (1 - target) * np.log(p)",
+    ),
 ]
 
 
@@ -522,6 +702,11 @@ def test_mutants_cover_linear_dropout_and_sequential():
     assert len({m.name for m in MUTANTS}) == len(MUTANTS)
     per_component = {c: sum(m.component == c for m in MUTANTS) for c in ("linear", "dropout", "sequential")}
     assert min(per_component.values()) >= 6 and sum(per_component.values()) >= 15, per_component
+
+
+def test_mutants_cover_every_loss():
+    per_component = {c: sum(m.component == c for m in MUTANTS) for c in COURSE.components["04_losses"]}
+    assert min(per_component.values()) >= 5 and sum(per_component.values()) >= 13, per_component
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
@@ -599,6 +784,54 @@ VALID = [
         "Tensor(np.exp(shifted - np.log(e.sum(axis=self.dim, keepdims=True))))",
     ),
     _v("01_tensor", "Tensor copies its data", "self.data = np.asarray(data,", "self.data = np.array(data,"),
+    _v("04_losses", "MSE via np.square", MSE_RETURN, "return Tensor(np.square(difference).mean())"),
+    _v("04_losses", "MSE via ** 2", MSE_RETURN, "return Tensor(np.mean(difference**2))"),
+    _v(
+        "04_losses",
+        "MSE in float64",
+        "difference = pred.data - target",
+        "difference = pred.data.astype(np.float64) - target",
+    ),
+    _v(
+        "04_losses",
+        "log_softmax via np.logaddexp.reduce",
+        LOG_SOFTMAX_RETURN,
+        "return shifted - np.logaddexp.reduce(shifted, axis=-1, keepdims=True)",
+    ),
+    _v(
+        "04_losses",
+        "log_softmax with the row maximum from np.max(...)[..., None]",
+        LOG_SOFTMAX_SHIFT,
+        "shifted = logits - np.max(logits, axis=-1)[..., None]",
+    ),
+    _v(
+        "04_losses",
+        "cross-entropy picks with take_along_axis",
+        CE_RETURN,
+        "return Tensor(-np.take_along_axis(log_probs, indices[:, None], axis=1).mean())",
+    ),
+    _v(
+        "04_losses",
+        "cross-entropy through a one-hot matrix",
+        CE_RETURN,
+        "return Tensor(-(log_probs * np.eye(logits.shape[1])[indices]).sum(axis=1).mean())",
+    ),
+    _v(
+        "04_losses",
+        "range error in other words",
+        'f"CrossEntropyLoss: target {int(values[position])} at position {position} is not a class index "',
+        'f"CrossEntropyLoss: class index {int(values[position])} (position {position}) is out of range "',
+        'f"for {classes} classes (valid: 0 to {classes - 1})"',
+        'f"[0, {classes})"',
+    ),
+    _v(
+        "04_losses",
+        "BCE clips with np.minimum and np.maximum",
+        BCE_CLIP,
+        "p = np.minimum(np.maximum(probs.data, self.eps), 1 - self.eps)",
+    ),
+    _v("04_losses", "BCE with log1p", "(1 - target) * np.log(1 - p)", "(1 - target) * np.log1p(-p)"),
+    _v("04_losses", "BCE eps 2**-20", BCE_EPS, "eps: float = 2.0**-20"),
 ]
 
 
