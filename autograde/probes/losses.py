@@ -14,7 +14,7 @@ from tinytorch.core.activations import Module
 from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss
 from tinytorch.core.tensor import Tensor
 
-from .common import Arrays, Outputs, arr
+from .common import Arrays, Outputs, arr, strict
 from .protocol import ERROR, FLAG, TEXT, key
 
 MSE_SHAPES = ((8,), (4, 3), (2, 3, 4))  # fixture p0..p2 and y0..y2 of mse_forward and bce_forward
@@ -28,16 +28,9 @@ BCE_CORNERS = ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0))  # (p, y) at the 
 
 
 def _strict(out: Outputs, name: str, fn: Callable[[], Tensor], what: str, raw: bool = False) -> None:
-    """Value (or raw output) `name`: fn()'s data with overflow/invalid/divide raising; error `name`: what that
-    raised, or ""."""
-    try:
-        with np.errstate(over="raise", invalid="raise", divide="raise"):
-            result = fn()
-    except FloatingPointError as e:
-        out.error(name, f"FloatingPointError ({e})")
-        return
-    out.error(name, "")
-    (out.raw if raw else out.value)(name, arr(result, what) if isinstance(result, Tensor) else result)
+    """Value (or raw output) `name`: the data of the loss fn() returns, with overflow/invalid/divide raising; error
+    `name`: what that raised, or ""."""
+    strict(out, name, lambda: arr(fn(), what), raw)
 
 
 def _log_softmax(x: np.ndarray, what: str) -> np.ndarray:
@@ -202,12 +195,12 @@ def crossentropy_log_softmax(inputs: Arrays) -> Outputs:
 def crossentropy_log_softmax_stable(inputs: Arrays) -> Outputs:
     """log_softmax of scores up to 1e4 in size without overflow or log(0), and its invariance under shifts."""
     labels, out = LABELS["crossentropy_log_softmax_stable"], Outputs()
-    _strict(out, "large", lambda: _log_softmax(inputs["large"].copy(), labels["large"]), labels["large"])
+    strict(out, "large", lambda: _log_softmax(inputs["large"].copy(), labels["large"]))
     x = inputs["x"]
     out.value("base", _log_softmax(x.copy(), labels["base"]))
     for k, c in SHIFTS.items():
         out.value(f"shift_{k}", _log_softmax(x + np.float32(c), labels[f"shift_{k}"]))
-    _strict(out, "huge", lambda: _log_softmax(inputs["huge"].copy(), labels["huge"]), labels["huge"])
+    strict(out, "huge", lambda: _log_softmax(inputs["huge"].copy(), labels["huge"]))
     return out
 
 
