@@ -238,7 +238,7 @@ CHECKS = (
         "int64.",
         probe="crossentropy_targets",
         rules=(expected_outputs, target_message_rule),
-        fixture=Spec(seed=0, rtol=1e-6, atol=1e-7),
+        fixture=Spec(seed=0, **F32),
     ),
     Check(
         "crossentropy-hidden-reference-outputs",
