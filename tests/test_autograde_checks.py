@@ -557,6 +557,13 @@ MUTANTS = [
         "difference = pred.data - target",
         "difference = pred.data\n        difference -= target",
     ),
+    _m(
+        "MSE averages over the last axis only",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return Tensor(np.mean(difference * difference, axis=-1))",
+    ),
     # CrossEntropyLoss
     _m(
         "log_softmax without the max shift",
@@ -657,6 +664,21 @@ MUTANTS = [
         "target {int(values[position])} at position",
         "target {values[position]} at position",
     ),
+    _m(
+        "log_softmax in float64",
+        "crossentropy",
+        "crossentropy-log-softmax crossentropy-log-softmax-stable",
+        LOG_SOFTMAX_SHIFT,
+        "shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)",
+    ),
+    _m(
+        "Tensor targets not unwrapped",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        "values = target.data if isinstance(target, Tensor) else np.asarray(target)",
+        "values = np.asarray(target)",
+    ),
+    _m("target shape not checked", "crossentropy", "crossentropy-targets", "if values.shape != (n,):", "if False:"),
     # BinaryCrossEntropyLoss
     _m("BCE without the clip", "bce", "bce-clipped bce-hidden-reference-outputs", BCE_CLIP, "p = probs.data"),
     _m(
@@ -687,6 +709,13 @@ MUTANTS = [
         "bce-clipped bce-forward bce-hidden-reference-outputs",
         "Tensor(-np.mean(target * np.log(p)",
         "Tensor(np.mean(target * np.log(p)",
+    ),
+    _m(
+        "BCE rounds soft targets",
+        "bce",
+        "bce-clipped bce-forward bce-hidden-reference-outputs",
+        BCE_CLIP,
+        BCE_CLIP + "\n        target = np.round(target)",
     ),
     _m(
         "BCE swaps the two logs",
@@ -832,6 +861,12 @@ VALID = [
     ),
     _v("04_losses", "BCE with log1p", "(1 - target) * np.log(1 - p)", "(1 - target) * np.log1p(-p)"),
     _v("04_losses", "BCE eps 2**-20", BCE_EPS, "eps: float = 2.0**-20"),
+    _v(
+        "04_losses",
+        "class indices cast by np.asarray",
+        "return values.astype(np.int64)",
+        "return np.asarray(values, dtype=np.int64)",
+    ),
 ]
 
 

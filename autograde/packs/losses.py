@@ -30,6 +30,13 @@ def _log_softmax_inputs(rng: np.random.Generator) -> Arrays:
     return out | {"equal_rows": f32([[0.0, 0.0, 0.0, 0.0], [1.0, 2.0, 3.0, 4.0]])}
 
 
+def _bad_targets(rng: np.random.Generator) -> Arrays:
+    from autograde.probes.losses import BAD_TARGET_SHAPES, BAD_TARGETS
+
+    out = {f"bad_target_{k}": i64(bad) for k, (bad, _) in enumerate(BAD_TARGETS)}
+    return out | {f"wrong_shape_{k}": i64(shape) for k, shape in enumerate(BAD_TARGET_SHAPES)}
+
+
 def _bce_inputs(rng: np.random.Generator) -> Arrays:
     from autograde.probes.losses import MSE_SHAPES
 
@@ -82,12 +89,18 @@ def broadcast_message_rule(out: Result, fx: Fixture) -> list[str]:
     return _message_names(out, "broadcast", ("(4, 1)", "(4,)"), "a (4, 1) prediction and a (4,) target")
 
 
+def _numbered(inputs: Arrays, prefix: str) -> list[tuple[str, np.ndarray]]:
+    """(k, input) for the fixture inputs prefix0, prefix1, ... in order."""
+    count = sum(name.startswith(prefix) for name in inputs)
+    return [(str(k), inputs[f"{prefix}{k}"]) for k in range(count)]
+
+
 def target_message_rule(out: Result, fx: Fixture) -> list[str]:
     """Errors for bad targets name the target (as an integer) and the 10 classes, the fractional 1.5, and both
     shapes for targets of the wrong shape; in the student's own words."""
     problems = []
-    for k, bad in enumerate((12, -1, 10)):
-        name = f"bad_{k}"
+    for k, bad in _numbered(fx.inputs, "bad_target_"):
+        name, bad = f"bad_{k}", int(bad)
         message = decode_text(out.raw[f"{name}_message"])
         rest = message.replace(str(bad), "", 1)
         if out.error[name] == "ValueError" and not (str(bad) in message and "10" in rest and f"{bad}.0" not in message):
@@ -96,7 +109,8 @@ def target_message_rule(out: Result, fx: Fixture) -> list[str]:
                 f"got: {shorten(message)!r}"
             )
     problems += _message_names(out, "fraction", ("1.5",), "the fractional target 1.5")
-    for k, shape in enumerate(("(3,)", "(4, 1)")):
+    for k, shape in _numbered(fx.inputs, "wrong_shape_"):
+        shape = str(tuple(int(n) for n in shape))
         problems += _message_names(out, f"wrong_shape_{k}", ("(4, 10)", shape), f"targets of shape {shape}")
     return problems
 
@@ -238,7 +252,7 @@ CHECKS = (
         "int64.",
         probe="crossentropy_targets",
         rules=(expected_outputs, target_message_rule),
-        fixture=Spec(seed=0, **F32),
+        fixture=Spec(seed=0, inputs=_bad_targets, **F32),
     ),
     Check(
         "crossentropy-hidden-reference-outputs",

@@ -22,8 +22,8 @@ LOG_SOFTMAX_SHAPES = ((4, 5), (3, 3), (6,), (2, 3, 4))  # fixture x0..x3; (3, 3)
 SHIFTS = {"m100": -100.0, "p30": 30.0, "p1000": 1000.0}
 TARGET_FORMS = ("an int64 array", "a float32 Tensor", "an int64 Tensor", "a list")
 INDEX_FORMS = ("an int64 array", "a float32 Tensor", "a list")  # given to class_indices
-BAD_TARGETS = ((12, "array"), (-1, "array"), (10, "Tensor"))  # out of range for 10 classes
-BAD_TARGET_SHAPES = ((3,), (4, 1))  # targets for logits of shape (4, 10)
+BAD_TARGETS = ((12, "array"), (-1, "array"), (10, "Tensor"))  # out of range for 10 classes: fixture bad_target_k
+BAD_TARGET_SHAPES = ((3,), (4, 1))  # targets for logits of shape (4, 10): fixture wrong_shape_k
 BCE_CORNERS = ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 1.0))  # (p, y) at the ends of [0, 1]
 
 
@@ -238,13 +238,14 @@ def crossentropy_targets(inputs: Arrays) -> Outputs:
     uint8 = CrossEntropyLoss.class_indices(np.array([1, 0], dtype=np.uint8), (2, 3))
     out.value("uint8", np.asarray(uint8))
     out.value("tensor_targets", arr(loss(logits, Tensor(targets)), labels["tensor_targets"]))
-    for k, (bad, form) in enumerate(BAD_TARGETS):
-        given = [0, 3, bad, 9]
+    for k, (_, form) in enumerate(BAD_TARGETS):
+        given = [0, 3, int(inputs[f"bad_target_{k}"]), 9]
         _error_message(
             out, f"bad_{k}", lambda g=given, f=form: loss(logits, np.array(g) if f == "array" else Tensor(g))
         )
     _error_message(out, "fraction", lambda: loss(logits, Tensor([0, 1.5, 2, 3])))
-    for k, shape in enumerate(BAD_TARGET_SHAPES):
+    for k in range(len(BAD_TARGET_SHAPES)):
+        shape = tuple(int(n) for n in inputs[f"wrong_shape_{k}"])
         _error_message(out, f"wrong_shape_{k}", lambda s=shape: loss(logits, np.zeros(s, dtype=np.int64)))
     out.raises("nan", lambda: loss(logits, np.array([0.0, np.nan, 1.0, 2.0])), message=False)
     out.raises("inf", lambda: loss(logits, Tensor([0, 1, 2, np.inf])), message=False)
