@@ -679,6 +679,27 @@ MUTANTS = [
         "values = np.asarray(target)",
     ),
     _m("target shape not checked", "crossentropy", "crossentropy-targets", "if values.shape != (n,):", "if False:"),
+    _m(
+        "cross-entropy indexes log_probs[:, indices]",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs",
+        CE_RETURN,
+        "return Tensor(-np.mean(log_probs[:, indices]))",
+    ),
+    _m(
+        "boolean targets accepted",
+        "crossentropy",
+        "crossentropy-targets",
+        'values.dtype.kind not in "iu"',
+        'values.dtype.kind not in "iub"',
+    ),
+    _m(
+        "infinite targets pass as whole numbers",
+        "crossentropy",
+        "crossentropy-targets",
+        "whole = np.isfinite(values) & (values == np.round(values))",
+        "whole = values == np.round(values)",
+    ),
     # BinaryCrossEntropyLoss
     _m("BCE without the clip", "bce", "bce-clipped bce-hidden-reference-outputs", BCE_CLIP, "p = probs.data"),
     _m(
@@ -716,6 +737,13 @@ MUTANTS = [
         "bce-clipped bce-forward bce-hidden-reference-outputs",
         BCE_CLIP,
         BCE_CLIP + "\n        target = np.round(target)",
+    ),
+    _m(
+        "BCE averages over the first axis only",
+        "bce",
+        "bce-clipped bce-forward bce-hidden-reference-outputs",
+        "Tensor(-np.mean(target * np.log(p) + (1 - target) * np.log(1 - p)))",
+        "Tensor(-np.mean(target * np.log(p) + (1 - target) * np.log(1 - p), axis=0))",
     ),
     _m(
         "BCE swaps the two logs",
