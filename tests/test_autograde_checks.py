@@ -718,6 +718,13 @@ MUTANTS = [
     ),
     _m("BCE eps 1e-3", "bce", "bce-clipped bce-hidden-reference-outputs", BCE_EPS, "eps: float = 1e-3"),
     _m(
+        "BCE eps 1e-7, float32 rounds 1 - eps to 1 - 1.19e-7",
+        "bce",
+        "bce-clipped bce-hidden-reference-outputs",
+        BCE_EPS,
+        "eps: float = 1e-7",
+    ),
+    _m(
         "BCE eps 1e-8 rounds 1 - eps to 1",
         "bce",
         "bce-clipped bce-hidden-reference-outputs",

@@ -124,9 +124,9 @@ def _student_eps(out: Result) -> tuple[float, str]:
 
 
 def _bce_expected(p: np.ndarray, y: np.ndarray, eps: float) -> np.ndarray:
-    """float64 loss of float32 probabilities clipped to [eps, 1 - eps] as float32 holds those bounds."""
-    lo, hi = f64(np.float32(eps)), f64(np.float32(1 - eps))
-    clipped, y = np.clip(f64(p), lo, hi), f64(y)
+    """float64 loss of probabilities clipped to [eps, 1 - eps], as the notebook's test computes it: an eps whose
+    1 - eps float32 rounds far off (1e-7 leaves 1.19e-7) gives another loss at p = 1, and fails here too."""
+    clipped, y = np.clip(f64(p), eps, 1 - eps), f64(y)
     return np.asarray(-np.mean(y * np.log(clipped) + (1 - y) * np.log1p(-clipped)))
 
 
@@ -289,8 +289,8 @@ CHECKS = (
         "bce-clipped",
         points=2,
         title="BinaryCrossEntropyLoss clips p to [eps, 1 - eps]: finite at p = 0 and 1, with a small eps",
-        hint="Clip the probabilities to [eps, 1 - eps] before taking either log, with eps at most 1e-6 and large "
-        "enough that float32(1 - eps) is below 1.",
+        hint="Clip the probabilities to [eps, 1 - eps] before taking either log, with eps at most 1e-6 and 1 - eps "
+        "exact in float32 (a power of two such as float32's own eps, 2**-23: 1 - 1e-8 rounds to 1).",
         probe="bce_clipped",
         rules=(expected_outputs, bce_clip_rule),
         fixture=Spec(seed=7, inputs=_bce_corner_inputs, **F32),
