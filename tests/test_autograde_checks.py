@@ -217,6 +217,16 @@ def test_reference_scores_full_marks(module):
     assert all(v.feedback.endswith(": passed.") for v in verdicts.values())
 
 
+@pytest.mark.parametrize("module", list(PACKS))
+def test_blank_release_scores_nothing(module, tmp_path):
+    """The release as students receive it, exported as the grader exports a submission: no check passes."""
+    from autograde.preprocessors import scratch_package
+
+    package = scratch_package(json.loads(COURSE.released(module).read_text()), module, tmp_path)
+    verdicts = run_checks(module, package.parent)
+    assert {name: v.feedback for name, v in verdicts.items() if v.passed} == {}
+
+
 @pytest.mark.parametrize("seed", [1, 12345, 2**31 - 7])
 def test_reference_scores_full_marks_with_any_random_stream(seed):
     """No check relies on the stream the fixture's seeds produce: other seeds give other weights and masks."""
