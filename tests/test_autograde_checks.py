@@ -906,6 +906,13 @@ VALID = [
     ),
     _v("04_losses", "BCE with log1p", "(1 - target) * np.log(1 - p)", "(1 - target) * np.log1p(-p)"),
     _v("04_losses", "BCE eps 2**-20", BCE_EPS, "eps: float = 2.0**-20"),
+    _v("04_losses", "BCE in float64", BCE_CLIP, "p = np.clip(probs.data.astype(np.float64), self.eps, 1 - self.eps)"),
+    _v(
+        "04_losses",
+        "cross-entropy in float64",
+        "log_probs = self.log_softmax(logits.data)",
+        "log_probs = self.log_softmax(logits.data.astype(np.float64))",
+    ),
     _v(
         "04_losses",
         "class indices cast by np.asarray",
