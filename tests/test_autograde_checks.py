@@ -217,6 +217,16 @@ def test_reference_scores_full_marks(module):
     assert all(v.feedback.endswith(": passed.") for v in verdicts.values())
 
 
+@pytest.mark.parametrize("module", list(PACKS))
+def test_blank_release_scores_nothing(module, tmp_path):
+    """The release as students receive it, exported as the grader exports a submission: no check passes."""
+    from autograde.preprocessors import scratch_package
+
+    package = scratch_package(json.loads(COURSE.released(module).read_text()), module, tmp_path)
+    verdicts = run_checks(module, package.parent)
+    assert {name: v.feedback for name, v in verdicts.items() if v.passed} == {}
+
+
 @pytest.mark.parametrize("seed", [1, 12345, 2**31 - 7])
 def test_reference_scores_full_marks_with_any_random_stream(seed):
     """No check relies on the stream the fixture's seeds produce: other seeds give other weights and masks."""
@@ -244,6 +254,12 @@ def _m(name: str, component: str, caught: str, *old_new: str) -> Mutant:
     return Mutant(name, component, frozenset(caught.split()), list(zip(old_new[::2], old_new[1::2], strict=True)))
 
 
+MSE_RETURN = "return Tensor(np.mean(difference * difference))"
+LOG_SOFTMAX_SHIFT = "shifted = logits - logits.max(axis=-1, keepdims=True)"
+LOG_SOFTMAX_RETURN = "return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))"
+CE_RETURN = "return Tensor(-np.mean(log_probs[np.arange(len(indices)), indices]))"
+BCE_CLIP = "p = np.clip(probs.data, self.eps, 1 - self.eps)"
+BCE_EPS = "eps: float = float(np.finfo(np.float32).eps)"
 MUTANTS = [
     # Tensor
     _m(
@@ -515,6 +531,244 @@ MUTANTS = [
         "        self.training = bool(mode)\n        for layer in self.layers:",
         "        type(self).training = bool(mode)\n        for layer in self.layers:",
     ),
+    # MSELoss
+    _m(
+        "MSE sums instead of averaging",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return Tensor(np.sum(difference * difference))",
+    ),
+    _m(
+        "MSE without the square",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return Tensor(np.mean(np.abs(difference)))",
+    ),
+    _m(
+        "MSE returns float64",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return Tensor(np.mean(difference * difference), dtype=np.float64)",
+    ),
+    _m(
+        "MSE returns a Python float",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return float(np.mean(difference * difference))",
+    ),
+    _m(
+        "MSE subtracts in place",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        "difference = pred.data - target",
+        "difference = pred.data\n        difference -= target",
+    ),
+    _m(
+        "MSE averages over the last axis only",
+        "mse",
+        "mse-forward mse-hidden-reference-outputs",
+        MSE_RETURN,
+        "return Tensor(np.mean(difference * difference, axis=-1))",
+    ),
+    # CrossEntropyLoss
+    _m(
+        "log_softmax without the max shift",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-log-softmax-stable",
+        LOG_SOFTMAX_SHIFT,
+        "shifted = logits",
+    ),
+    _m(
+        "log of the softmax",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-log-softmax-stable",
+        LOG_SOFTMAX_RETURN,
+        "return np.log(np.exp(shifted) / np.exp(shifted).sum(axis=-1, keepdims=True))",
+    ),
+    _m(
+        "log of the softmax without the shift",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-log-softmax-stable",
+        LOG_SOFTMAX_RETURN,
+        "return np.log(np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True))",
+    ),
+    _m(
+        "log_softmax sums over axis 0",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-log-softmax "
+        "crossentropy-log-softmax-stable crossentropy-targets",
+        LOG_SOFTMAX_RETURN,
+        "return shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))",
+    ),
+    _m(
+        "cross-entropy averages over the classes",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        CE_RETURN,
+        "return Tensor(-log_probs[np.arange(len(indices)), indices].sum() / logits.shape[1])",
+    ),
+    _m(
+        "cross-entropy sums over the batch",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        CE_RETURN,
+        "return Tensor(-np.sum(log_probs[np.arange(len(indices)), indices]))",
+    ),
+    _m(
+        "target index off by one",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs",
+        CE_RETURN,
+        "return Tensor(-np.mean(log_probs[np.arange(len(indices)), indices - 1]))",
+    ),
+    _m(
+        "cross-entropy without the minus",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        CE_RETURN,
+        "return Tensor(np.mean(log_probs[np.arange(len(indices)), indices]))",
+    ),
+    _m(
+        "targets not cast to int64",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        "return values.astype(np.int64)",
+        "return values",
+    ),
+    _m(
+        "bounds check lets C through",
+        "crossentropy",
+        "crossentropy-targets",
+        "(values >= classes)",
+        "(values > classes)",
+    ),
+    _m(
+        "negative targets accepted",
+        "crossentropy",
+        "crossentropy-targets",
+        "outside = (values < 0) | (values >= classes)",
+        "outside = values >= classes",
+    ),
+    _m(
+        "fractional targets truncated",
+        "crossentropy",
+        "crossentropy-targets",
+        "whole = np.isfinite(values) & (values == np.round(values))",
+        "whole = np.isfinite(values)",
+    ),
+    _m(
+        "range error names no target",
+        "crossentropy",
+        "crossentropy-targets",
+        'f"CrossEntropyLoss: target {int(values[position])} at position {position} is not a class index "',
+        'f"CrossEntropyLoss: the target at position {position} is not a class index "',
+    ),
+    _m(
+        "range error names the target as a float",
+        "crossentropy",
+        "crossentropy-targets",
+        "target {int(values[position])} at position",
+        "target {values[position]} at position",
+    ),
+    _m(
+        "log_softmax in float64",
+        "crossentropy",
+        "crossentropy-log-softmax crossentropy-log-softmax-stable",
+        LOG_SOFTMAX_SHIFT,
+        "shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)",
+    ),
+    _m(
+        "Tensor targets not unwrapped",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs crossentropy-targets",
+        "values = target.data if isinstance(target, Tensor) else np.asarray(target)",
+        "values = np.asarray(target)",
+    ),
+    _m("target shape not checked", "crossentropy", "crossentropy-targets", "if values.shape != (n,):", "if False:"),
+    _m(
+        "cross-entropy indexes log_probs[:, indices]",
+        "crossentropy",
+        "crossentropy-forward crossentropy-hidden-reference-outputs",
+        CE_RETURN,
+        "return Tensor(-np.mean(log_probs[:, indices]))",
+    ),
+    _m(
+        "boolean targets accepted",
+        "crossentropy",
+        "crossentropy-targets",
+        'values.dtype.kind not in "iu"',
+        'values.dtype.kind not in "iub"',
+    ),
+    _m(
+        "infinite targets pass as whole numbers",
+        "crossentropy",
+        "crossentropy-targets",
+        "whole = np.isfinite(values) & (values == np.round(values))",
+        "whole = values == np.round(values)",
+    ),
+    # BinaryCrossEntropyLoss
+    _m("BCE without the clip", "bce", "bce-clipped bce-hidden-reference-outputs", BCE_CLIP, "p = probs.data"),
+    _m(
+        "BCE clips only near 0",
+        "bce",
+        "bce-clipped bce-hidden-reference-outputs",
+        BCE_CLIP,
+        "p = np.clip(probs.data, self.eps, 1)",
+    ),
+    _m(
+        "BCE clips only near 1",
+        "bce",
+        "bce-clipped bce-hidden-reference-outputs",
+        BCE_CLIP,
+        "p = np.clip(probs.data, 0, 1 - self.eps)",
+    ),
+    _m("BCE eps 1e-3", "bce", "bce-clipped bce-hidden-reference-outputs", BCE_EPS, "eps: float = 1e-3"),
+    _m(
+        "BCE eps 1e-7, float32 rounds 1 - eps to 1 - 1.19e-7",
+        "bce",
+        "bce-clipped bce-hidden-reference-outputs",
+        BCE_EPS,
+        "eps: float = 1e-7",
+    ),
+    _m(
+        "BCE eps 1e-8 rounds 1 - eps to 1",
+        "bce",
+        "bce-clipped bce-hidden-reference-outputs",
+        BCE_EPS,
+        "eps: float = 1e-8",
+    ),
+    _m(
+        "BCE without the minus",
+        "bce",
+        "bce-clipped bce-forward bce-hidden-reference-outputs",
+        "Tensor(-np.mean(target * np.log(p)",
+        "Tensor(np.mean(target * np.log(p)",
+    ),
+    _m(
+        "BCE rounds soft targets",
+        "bce",
+        "bce-clipped bce-forward bce-hidden-reference-outputs",
+        BCE_CLIP,
+        BCE_CLIP + "\n        target = np.round(target)",
+    ),
+    _m(
+        "BCE averages over the first axis only",
+        "bce",
+        "bce-clipped bce-forward bce-hidden-reference-outputs",
+        "Tensor(-np.mean(target * np.log(p) + (1 - target) * np.log(1 - p)))",
+        "Tensor(-np.mean(target * np.log(p) + (1 - target) * np.log(1 - p), axis=0))",
+    ),
+    _m(
+        "BCE swaps the two logs",
+        "bce",
+        "bce-clipped bce-forward bce-hidden-reference-outputs",
+        "target * np.log(p) + (1 - target) * np.log(1 - p)",
+        "target * np.log(1 - p) + (1 - target) * np.log(p)",
+    ),
 ]
 
 
@@ -522,6 +776,11 @@ def test_mutants_cover_linear_dropout_and_sequential():
     assert len({m.name for m in MUTANTS}) == len(MUTANTS)
     per_component = {c: sum(m.component == c for m in MUTANTS) for c in ("linear", "dropout", "sequential")}
     assert min(per_component.values()) >= 6 and sum(per_component.values()) >= 15, per_component
+
+
+def test_mutants_cover_every_loss():
+    per_component = {c: sum(m.component == c for m in MUTANTS) for c in COURSE.components["04_losses"]}
+    assert min(per_component.values()) >= 5 and sum(per_component.values()) >= 13, per_component
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
@@ -599,6 +858,67 @@ VALID = [
         "Tensor(np.exp(shifted - np.log(e.sum(axis=self.dim, keepdims=True))))",
     ),
     _v("01_tensor", "Tensor copies its data", "self.data = np.asarray(data,", "self.data = np.array(data,"),
+    _v("04_losses", "MSE via np.square", MSE_RETURN, "return Tensor(np.square(difference).mean())"),
+    _v("04_losses", "MSE via ** 2", MSE_RETURN, "return Tensor(np.mean(difference**2))"),
+    _v(
+        "04_losses",
+        "MSE in float64",
+        "difference = pred.data - target",
+        "difference = pred.data.astype(np.float64) - target",
+    ),
+    _v(
+        "04_losses",
+        "log_softmax via np.logaddexp.reduce",
+        LOG_SOFTMAX_RETURN,
+        "return shifted - np.logaddexp.reduce(shifted, axis=-1, keepdims=True)",
+    ),
+    _v(
+        "04_losses",
+        "log_softmax with the row maximum from np.max(...)[..., None]",
+        LOG_SOFTMAX_SHIFT,
+        "shifted = logits - np.max(logits, axis=-1)[..., None]",
+    ),
+    _v(
+        "04_losses",
+        "cross-entropy picks with take_along_axis",
+        CE_RETURN,
+        "return Tensor(-np.take_along_axis(log_probs, indices[:, None], axis=1).mean())",
+    ),
+    _v(
+        "04_losses",
+        "cross-entropy through a one-hot matrix",
+        CE_RETURN,
+        "return Tensor(-(log_probs * np.eye(logits.shape[1])[indices]).sum(axis=1).mean())",
+    ),
+    _v(
+        "04_losses",
+        "range error in other words",
+        'f"CrossEntropyLoss: target {int(values[position])} at position {position} is not a class index "',
+        'f"CrossEntropyLoss: class index {int(values[position])} (position {position}) is out of range "',
+        'f"for {classes} classes (valid: 0 to {classes - 1})"',
+        'f"[0, {classes})"',
+    ),
+    _v(
+        "04_losses",
+        "BCE clips with np.minimum and np.maximum",
+        BCE_CLIP,
+        "p = np.minimum(np.maximum(probs.data, self.eps), 1 - self.eps)",
+    ),
+    _v("04_losses", "BCE with log1p", "(1 - target) * np.log(1 - p)", "(1 - target) * np.log1p(-p)"),
+    _v("04_losses", "BCE eps 2**-20", BCE_EPS, "eps: float = 2.0**-20"),
+    _v("04_losses", "BCE in float64", BCE_CLIP, "p = np.clip(probs.data.astype(np.float64), self.eps, 1 - self.eps)"),
+    _v(
+        "04_losses",
+        "cross-entropy in float64",
+        "log_probs = self.log_softmax(logits.data)",
+        "log_probs = self.log_softmax(logits.data.astype(np.float64))",
+    ),
+    _v(
+        "04_losses",
+        "class indices cast by np.asarray",
+        "return values.astype(np.int64)",
+        "return np.asarray(values, dtype=np.int64)",
+    ),
 ]
 
 

@@ -16,7 +16,8 @@ from tinytorch_course import settings
 pytestmark = pytest.mark.kit
 
 ROOT = settings.ROOT
-MODULES = settings.load().modules
+COURSE = settings.load()
+MODULES = COURSE.modules
 
 
 def test_kit_holds_the_release_and_nothing_of_the_instructor(kit):
@@ -57,16 +58,14 @@ def test_student_exports_own_work_which_later_modules_and_scripts_import(kit, tm
     # 01 with the command outside the notebook; 02 and 03 by running the notebook, whose last cell exports it
     out = kit.run("-m", "tinytorch_course.export", "modules/01_tensor/01_tensor.ipynb").stdout
     assert "01_tensor.ipynb -> " in out and "tinytorch/core/tensor.py" in out
-    for module in MODULES[1:]:
+    for position, module in enumerate(MODULES[1:], 1):
         executed = _execute_in_kit(kit, module, tmp_path, extra_cell=_WHO_AM_I)
         errors = [o for c in executed["cells"] for o in c.get("outputs", []) if o["output_type"] == "error"]
         assert not errors, f"{module}: {[(e['ename'], e['evalue']) for e in errors]}"
         origins = json.loads("".join(executed["cells"][-1]["outputs"][0]["text"]))
-        earlier = {
-            "02_activations": {"tinytorch.core.tensor"},
-            "03_layers": {"tinytorch.core.tensor", "tinytorch.core.activations"},
-        }
-        assert earlier[module] <= set(origins), f"{module} imported {sorted(origins)}"
+        # every module builds on all earlier ones (settings.ini's order), so it imports each of their package modules
+        earlier = {f"tinytorch.{COURSE.exports[m]}" for m in MODULES[:position]}
+        assert earlier <= set(origins), f"{module} imported {sorted(origins)}"
         for name, file in origins.items():
             assert file.startswith(str(kit.root)), f"{module} imported {name} from {file}, not the student's"
 

@@ -9,20 +9,13 @@ import numpy as np
 from tinytorch.core.activations import Module, ReLU, Sigmoid, Softmax, Tanh
 from tinytorch.core.tensor import Tensor
 
-from .common import Arrays, Outputs, arr
+from .common import Arrays, Outputs, arr, strict
 from .protocol import FLAG, TEXT, key
 
 
 def _strict(out: Outputs, name: str, fn: Callable[[], Tensor], what: str) -> None:
     """Value `name`: fn()'s data with overflow/invalid/divide raising; error `name`: what that raised, or ""."""
-    try:
-        with np.errstate(over="raise", invalid="raise", divide="raise"):
-            result = fn()
-    except FloatingPointError as e:
-        out.error(name, f"FloatingPointError ({e})")
-        return
-    out.error(name, "")
-    out.value(name, arr(result, what))
+    strict(out, name, lambda: arr(fn(), what))
 
 
 ACTIVATIONS = {

@@ -41,6 +41,19 @@ def raised(fn: Callable[[], object]) -> tuple[str, str]:
     return "", ""
 
 
+def strict(out: "Outputs", name: str, fn: Callable[[], np.ndarray], raw: bool = False) -> None:
+    """Value (or, with `raw`, raw output) `name`: the array fn() returns, computed with overflow, invalid and divide
+    raising; error `name`: the FloatingPointError that stopped it, or ""."""
+    try:
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            result = fn()
+    except FloatingPointError as e:
+        out.error(name, f"FloatingPointError ({e})")
+        return
+    out.error(name, "")
+    (out.raw if raw else out.value)(name, result)
+
+
 class Outputs(dict):
     """A probe's result: each method records one output of its kind (see probes/protocol.py) under the name given.
     It is the dict of plain arrays the worker sends, so a probe returns it as it is."""
