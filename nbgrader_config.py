@@ -18,6 +18,7 @@ from tinytorch_course import settings  # noqa: E402
 # when nbgrader was started as .venv/bin/nbgrader without activating the venv.
 os.environ["PATH"] = settings.tool_env()["PATH"]
 
+from nbgrader.converters import GenerateAssignment  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
     CheckCellMetadata,
@@ -31,6 +32,7 @@ from nbgrader.preprocessors import (  # noqa: E402
 
 from autograde import completion  # noqa: E402
 from autograde.preprocessors import RestoreCells, SubmissionExporter, TrustedChecks  # noqa: E402
+from tinytorch_course.release import StudentKernelspec  # noqa: E402
 
 course = settings.load()
 c = get_config()  # noqa: F821 -- injected by traitlets when it loads this file
@@ -44,6 +46,8 @@ c.Exchange.root = course.exchange_root
 
 # What students see where the reference solution was.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# Released notebooks carry the kernelspec JupyterLab writes, so they open unmodified (tinytorch_course/release.py).
+c.GenerateAssignment.preprocessors = [*GenerateAssignment.class_traits()["preprocessors"].default(), StudentKernelspec]
 
 # Grading. A submitted file that is not a notebook fails alone, with its reason in the log (SubmissionExporter).
 # Sanitizing rebuilds the cell list on the released notebook's (RestoreCells: every graded, read-only and solution

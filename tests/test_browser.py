@@ -1,5 +1,7 @@
 """A student finishes module 03 in JupyterLab, for real: the kit's own JupyterLab, driven in Debian's chromium.
 
+JupyterLab starts as the kit README says, `python -m tinytorch_course.lab`. A released notebook opens unmodified,
+and the student sees nbgrader's Validate and Assignment List but none of the instructor's tools.
 The student has completed and exported modules 01 and 02. In the browser they fill in the three solution cells
 of 03, run all cells, save, and click nbgrader's Validate button, which must report success. Afterwards a fresh
 Python of the kit imports the student's own layers. The shared kit is put back as released afterwards.
@@ -12,9 +14,11 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,13 +63,10 @@ class Lab:
 
 @pytest.fixture
 def lab(kit: StudentKit, tmp_path: Path) -> Iterator[Lab]:
-    """JupyterLab from the kit's venv, with config, data, runtime and home dirs of its own; stopped by PID."""
+    """The kit's JupyterLab as its README starts it, with config, data, runtime and home dirs of its own; stopped
+    by PID. Only the kit's own Jupyter configuration applies (what the launcher adds to JUPYTER_CONFIG_PATH)."""
     home = tmp_path / "home"
     config = home / ".jupyter"
-    # The news prompt would cover part of the page in the screenshot; a user setting turns it off.
-    notification = config / "lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false"}))
     env = kit.env(
         HOME=str(home), IPYTHONDIR=str(home / ".ipython"), JUPYTER_CONFIG_DIR=str(config),
         JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
@@ -73,6 +74,7 @@ def lab(kit: StudentKit, tmp_path: Path) -> Iterator[Lab]:
     )  # fmt: skip
 
     jupyter = str(kit.bin / "jupyter")
+    launcher = [str(kit.python), "-m", "tinytorch_course.lab"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -80,8 +82,8 @@ def lab(kit: StudentKit, tmp_path: Path) -> Iterator[Lab]:
     log = tmp_path / "jupyterlab.log"
     with log.open("w") as out:
         server = subprocess.Popen(
-            [jupyter, "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-             f"--IdentityProvider.token={token}", "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
+            [*launcher, "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+             f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
              f"--ServerApp.root_dir={kit.root}"],
             cwd=kit.root, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -109,6 +111,24 @@ def lab(kit: StudentKit, tmp_path: Path) -> Iterator[Lab]:
             server.wait()
 
 
+@contextmanager
+def chromium_page() -> Iterator[Page]:
+    """A page in Debian's chromium, driven through Playwright; the browser is closed afterwards."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def _open_notebook(page: Page, lab: Lab, path: str) -> None:
+    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
+    page.wait_for_function(KERNEL_IDLE)
+
+
 def _wait_until_up(status_url: str, token: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     request = urllib.request.Request(status_url, headers={"Authorization": f"token {token}"})
     deadline = time.monotonic() + timeout
@@ -123,6 +143,42 @@ def _wait_until_up(status_url: str, token: str, server: subprocess.Popen, log: P
     pytest.fail(f"JupyterLab did not answer within {timeout} s:\n{log.read_text()}")
 
 
+# nbgrader's commands in the page: a disabled lab extension registers none of its own.
+NBGRADER_COMMANDS = """() => ['assignment-list', 'formgrader', 'formgrader-local', 'create-assignment', 'course-list']
+    .filter(name => window.jupyterapp.commands.hasCommand('nbgrader:open-' + name))"""
+LANGUAGE_KNOWN = f"() => {NOTEBOOK}.context.model.getMetadata('language_info')?.version !== undefined"
+DIRTY = f"() => {NOTEBOOK}.context.model.dirty"
+
+
+def test_a_released_notebook_opens_unmodified_with_only_the_students_nbgrader_tools(kit: StudentKit, lab: Lab) -> None:
+    with chromium_page() as page:
+        _open_notebook(page, lab, "modules/01_tensor/01_tensor.ipynb")
+        # JupyterLab writes the kernel's language_info (and kernelspec) once the kernel is up: only then could the
+        # notebook turn modified.
+        page.wait_for_function(LANGUAGE_KNOWN)
+        assert page.evaluate(DIRTY) is False, "a freshly opened release is marked modified"
+        assert page.locator(".validate-button").count() == 1
+
+        assert page.evaluate(NBGRADER_COMMANDS) == ["assignment-list"]
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        menu = page.locator("#jp-mainmenu-nbgrader")
+        assert menu.inner_text().split() == ["Assignment", "List"], menu.inner_text()
+        page.keyboard.press("Escape")
+        # JupyterLab asks whether to fetch its news unless the server says news are off.
+        page_config = json.loads(page.locator("#jupyter-config-data").text_content())
+        assert page_config["news"] == {"disabled": True}, page_config.get("news")
+
+        # No exchange is configured here: the Assignment List says so once (no course), with no error in it.
+        page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
+        assignments = page.locator("#nbgrader-assignment-list")
+        page.locator("#course_list_default", has_text="No courses found.").wait_for()
+        text = assignments.inner_text()
+        assert text.count("No courses found.") == 1 and "rror" not in text and "exchange" not in text, text
+    formgrader = urllib.request.Request(f"{lab.url}/formgrader", headers={"Authorization": f"token {lab.token}"})
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        urllib.request.urlopen(formgrader, timeout=10)
+
+
 def test_student_completes_and_validates_module_03_in_jupyterlab(kit: StudentKit, lab: Lab, tmp_path: Path) -> None:
     for module in ("01_tensor", "02_activations"):
         solve(kit.notebook(module), module)
@@ -131,39 +187,32 @@ def test_student_completes_and_validates_module_03_in_jupyterlab(kit: StudentKit
 
     solutions = reference_solutions("03_layers")
     screenshot = tmp_path / "validate-03_layers.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(60_000)
-            page.goto(f"{lab.url}/lab/tree/modules/03_layers/03_layers.ipynb?reset&token={lab.token}")
-            page.wait_for_function(KERNEL_IDLE)
+    with chromium_page() as page:
+        _open_notebook(page, lab, "modules/03_layers/03_layers.ipynb")
 
-            filled = page.evaluate(FILL_SOLUTIONS, {gid: solutions[gid] for gid in SOLUTION_CELLS})
-            assert sorted(filled) == sorted(SOLUTION_CELLS), f"solution cells found by grade_id: {filled}"
-            _save(page)  # the notebook's last cell exports the *saved* notebook
+        filled = page.evaluate(FILL_SOLUTIONS, {gid: solutions[gid] for gid in SOLUTION_CELLS})
+        assert sorted(filled) == sorted(SOLUTION_CELLS), f"solution cells found by grade_id: {filled}"
+        _save(page)  # the notebook's last cell exports the *saved* notebook
 
-            ran = page.evaluate(RUN_ALL)
-            page.wait_for_function(KERNEL_IDLE)
-            cells = page.evaluate(OUTPUTS)
-            errors = [(c["id"], o["ename"], o["evalue"]) for c in cells for o in c["outputs"] if "ename" in o]
-            assert not errors, f"cells raised: {errors}"
-            not_run = [c["id"] for c in cells if not c["count"]]
-            assert ran is True and not not_run, f"Run All Cells returned {ran}; cells not run: {not_run}"
-            texts = {c["id"]: json.dumps(c["outputs"]) for c in cells}
-            assert "parameters: 203,530" in texts["sequential-mlp-example"], texts["sequential-mlp-example"]
-            assert str(kit.root / "tinytorch" / "core" / "layers.py") in texts["layers-setup-export"]
-            _save(page)
+        ran = page.evaluate(RUN_ALL)
+        page.wait_for_function(KERNEL_IDLE)
+        cells = page.evaluate(OUTPUTS)
+        errors = [(c["id"], o["ename"], o["evalue"]) for c in cells for o in c["outputs"] if "ename" in o]
+        assert not errors, f"cells raised: {errors}"
+        not_run = [c["id"] for c in cells if not c["count"]]
+        assert ran is True and not not_run, f"Run All Cells returned {ran}; cells not run: {not_run}"
+        texts = {c["id"]: json.dumps(c["outputs"]) for c in cells}
+        assert "parameters: 203,530" in texts["sequential-mlp-example"], texts["sequential-mlp-example"]
+        assert str(kit.root / "tinytorch" / "core" / "layers.py") in texts["layers-setup-export"]
+        _save(page)
 
-            page.locator(".validate-button").click()
-            dialog = page.locator(".jp-Dialog", has_text="Validation Results")
-            dialog.wait_for()
-            assert SUCCESS in dialog.inner_text() and dialog.locator(".validation-success").count() == 1, (
-                dialog.inner_text()
-            )
-            page.screenshot(path=screenshot)
-        finally:
-            browser.close()
+        page.locator(".validate-button").click()
+        dialog = page.locator(".jp-Dialog", has_text="Validation Results")
+        dialog.wait_for()
+        assert SUCCESS in dialog.inner_text() and dialog.locator(".validation-success").count() == 1, (
+            dialog.inner_text()
+        )
+        page.screenshot(path=screenshot)
 
     assert screenshot.stat().st_size > 20_000, "the screenshot of the validation result is (nearly) empty"
     (ROOT / "build" / "screenshots").mkdir(parents=True, exist_ok=True)  # git-ignored; for people to look at

@@ -6,6 +6,7 @@ installed with pip into a new virtual environment that has no reference implemen
 
 import filecmp
 import json
+import re
 import subprocess
 
 import pytest
@@ -17,6 +18,7 @@ pytestmark = pytest.mark.kit
 
 ROOT = settings.ROOT
 MODULES = settings.load().modules
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
 
 
 def test_kit_holds_the_release_and_nothing_of_the_instructor(kit):
@@ -29,7 +31,10 @@ def test_kit_holds_the_release_and_nothing_of_the_instructor(kit):
         ".gitignore", "README.md", "pyproject.toml",
         *(f"modules/{m}/{m}.ipynb" for m in MODULES),
         "tinytorch/__init__.py", "tinytorch/core/__init__.py",
-        "tinytorch_course/__init__.py", "tinytorch_course/export.py",
+        "tinytorch_course/__init__.py", "tinytorch_course/export.py", "tinytorch_course/exchange.py",
+        "tinytorch_course/lab.py", "tinytorch_course/jupyter_config/jupyter_server_config.json",
+        "tinytorch_course/jupyter_config/nbgrader_config.py",
+        "tinytorch_course/jupyter_config/labconfig/page_config.json",
     ])  # fmt: skip
     for module in MODULES:
         assert filecmp.cmp(kit.notebook(module), ROOT / "modules" / module / f"{module}.ipynb", shallow=False)
@@ -170,9 +175,17 @@ print(json.dumps({m: sys.modules[m].__file__ for m in sorted(sys.modules) if m.s
 
 def _execute_in_kit(kit, module: str, tmp_path, extra_cell: str) -> dict:
     """Run a kit notebook top to bottom with the kit's own Jupyter, as `jupyter nbconvert --execute` would."""
+    run = _run_in_kit(kit, module, tmp_path, extra_cell)
+    assert run.returncode == 0, f"{module} did not run in the kit:\n{run.stderr[-3000:]}"
+    return json.loads((tmp_path / f"{module}.ipynb").read_text(encoding="utf-8"))
+
+
+def _run_in_kit(kit, module: str, tmp_path, extra_cell: str | None = None) -> subprocess.CompletedProcess:
+    """`jupyter nbconvert --execute` of a kit notebook (plus `extra_cell`), output in tmp_path; stops at an error."""
     nb = json.loads(kit.notebook(module).read_text(encoding="utf-8"))
-    nb["cells"].append({"cell_type": "code", "id": "who-am-i", "metadata": {}, "execution_count": None,
-                        "outputs": [], "source": extra_cell})  # fmt: skip
+    if extra_cell:
+        nb["cells"].append({"cell_type": "code", "id": "who-am-i", "metadata": {}, "execution_count": None,
+                            "outputs": [], "source": extra_cell})  # fmt: skip
     copy = kit.notebook(module).with_name(f"{module}-check.ipynb")
     copy.write_text(json.dumps(nb), encoding="utf-8")
     try:
@@ -183,5 +196,4 @@ def _execute_in_kit(kit, module: str, tmp_path, extra_cell: str) -> dict:
         )  # fmt: skip
     finally:
         copy.unlink()
-    assert run.returncode == 0, f"{module} did not run in the kit:\n{run.stderr[-3000:]}"
-    return json.loads((tmp_path / f"{module}.ipynb").read_text(encoding="utf-8"))
+    return run
