@@ -168,6 +168,28 @@ def test_export_skips_checkpoints_and_goes_on_after_a_failing_notebook(kit):
     assert result.stderr.splitlines()[-1].startswith(summary)
 
 
+def test_a_module_opened_before_the_earlier_ones_are_exported_says_which_to_export(kit, tmp_path):
+    # Nothing exported yet: 03's first import cell names module 01, in the kernel JupyterLab would run it in.
+    said = _run_in_kit(kit, "03_layers", tmp_path)
+    errors = [line for line in ANSI.sub("", said.stderr).splitlines() if re.match(r"\w+(Error|Exception): ", line)]
+    assert said.returncode != 0 and len(errors) == 1, said.stderr[-3000:]
+    assert errors[0].startswith(
+        "ImportError: tinytorch.core.tensor is not in your tinytorch package yet: finish 01_tensor.ipynb"
+    ), errors
+    assert "require_exported(" in said.stderr, "the error must come from the import cell's check"
+
+    # 01 exported: now it is 02 that is missing
+    solve(kit.notebook("01_tensor"), "01_tensor")
+    kit.run("-m", "tinytorch_course.export", "modules/01_tensor/01_tensor.ipynb")
+    said = _run_in_kit(kit, "03_layers", tmp_path)
+    said.stderr = ANSI.sub("", said.stderr)
+    expected = (
+        "tinytorch.core.activations is not in your tinytorch package yet: finish 02_activations.ipynb and run its "
+        "last cell (or `python -m tinytorch_course.export modules/02_activations/02_activations.ipynb`)"
+    )
+    assert said.returncode != 0 and expected in said.stderr, said.stderr[-3000:]
+
+
 # Appended to a notebook: where its imports of earlier modules came from.
 _WHO_AM_I = """import json, sys
 print(json.dumps({m: sys.modules[m].__file__ for m in sorted(sys.modules) if m.startswith("tinytorch.core.")}))"""
