@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde.classroom import grade_table
+from autograde.classroom import aligned, grade_table, progress_line
 from autograde.samples import CLASS, apply, reference_solutions, solve, write_class
 from tinytorch_course import notebooks, settings
 from tinytorch_course.course import copy_course, run_nbgrader
@@ -155,6 +155,20 @@ def test_grade_table_sums_components_from_the_gradebook(graded):
     assert rows["ada"] == ["10/10", "10/10", "12/12", "32/32"]
     assert rows["bob"] == ["10/10", "2/10", "10/12", "22/32"]
     assert rows["zed"] == ["0/10", "0/10", "0/12", "0/32"]
+
+
+def test_tables_and_progress_lines_align_for_student_ids_of_any_length():
+    rows = [["student", "linear", "total"], ["al", "10/10", "32/32"], ["s2025-0001-very-long-id", "2/10", "9.5/32"]]
+    lines = aligned(rows).splitlines()
+    assert len({len(line) for line in lines}) == 1, lines  # scores end in one column
+    assert [line.split() for line in lines] == rows
+    assert lines[1].index("10/10") > len("s2025-0001-very-long-id"), lines
+
+    ids = ["al", "s2025-0001-very-long-id"] + [f"s{i}" for i in range(8)]
+    width = max(map(len, ids))
+    said = [progress_line(n, len(ids), s, width, "32/32", 1.5) for n, s in enumerate(ids, 1)]
+    assert len({line.index("32/32") for line in said}) == 1, said  # [9/10] and [10/10] too
+    assert said[9] == f"[10/10] s7{' ' * (width - 2)}  32/32  1.5 s"
 
 
 def test_export_writes_every_students_score(graded):
