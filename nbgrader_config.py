@@ -18,6 +18,7 @@ from tinytorch_course import settings  # noqa: E402
 # when nbgrader was started as .venv/bin/nbgrader without activating the venv.
 os.environ["PATH"] = settings.tool_env()["PATH"]
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 from nbgrader.converters import GenerateAssignment  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
@@ -25,12 +26,13 @@ from nbgrader.preprocessors import (  # noqa: E402
     ClearHiddenTests,
     ClearOutput,
     DeduplicateIds,
+    GetGrades,
     OverwriteCells,
     OverwriteKernelspec,
     SaveAutoGrades,
 )
 
-from autograde import completion  # noqa: E402
+from autograde import completion, feedback  # noqa: E402
 from autograde.preprocessors import RestoreCells, SubmissionExporter, TrustedChecks  # noqa: E402
 from tinytorch_course.release import StudentKernelspec  # noqa: E402
 
@@ -75,3 +77,10 @@ c.TrustedChecks.memory = course.memory_mb << 20
 # Each submission's grading records its own end (autograde/completion.py): `python -m autograde grade` resumes by it.
 c.Autograde.pre_convert_hook = completion.forget
 c.Autograde.post_convert_hook = completion.record
+
+# Feedback a student can act on, offline (autograde/feedback.py): the score summary names each graded cell by its
+# check's title, verdicts wrap, and the math is MathML instead of MathJax from a CDN. The template is nbgrader's
+# feedback page with those changes; nbgrader's own template folder stays on the path for its bootstrap.min.css.
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, feedback.FeedbackCells]
+c.HTMLExporter.template_name = "tinytorch_feedback"
+c.HTMLExporter.extra_template_basedirs = [str(feedback.TEMPLATES)]

@@ -26,6 +26,10 @@ import pytest
 from conftest import ROOT, StudentKit, reference_solutions, solve
 from playwright.sync_api import Page, sync_playwright
 
+from autograde import packs
+from autograde.samples import CLASS, write_class
+from tinytorch_course.course import copy_course, run_nbgrader
+
 pytestmark = [pytest.mark.browser, pytest.mark.kit]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -235,3 +239,56 @@ def _save(page: Page) -> None:
     """Ctrl+S, as a student saves, then wait until the notebook on disk matches the page."""
     page.keyboard.press("Control+s")
     page.wait_for_function(SAVED)
+
+
+# In the feedback page: the verdicts (graded cells' outputs), and whether each fits inside the page.
+VERDICTS = """() => [...document.querySelectorAll('.output_area pre')].map(pre => ({
+    text: pre.innerText, overflows: pre.scrollWidth > pre.clientWidth + 1,
+    right: pre.getBoundingClientRect().right, width: document.documentElement.clientWidth }))"""
+# The first display formula's first subscript, as the browser laid it out: MathML sets it lower and smaller than its
+# base (as text, both would share a baseline and a size).
+SUBSCRIPT = """() => {
+    const sub = document.querySelector('math[display="block"] msub');
+    if (!(sub instanceof MathMLElement)) return null;
+    const [base, index] = sub.children;
+    return { drop: index.getBoundingClientRect().bottom - base.getBoundingClientRect().bottom,
+             scale: parseFloat(getComputedStyle(index).fontSize) / parseFloat(getComputedStyle(base).fontSize) };
+}"""
+
+
+@pytest.fixture(scope="module")
+def feedback_page(tmp_path_factory) -> Path:
+    """bob's feedback on 03_layers: a course copy graded by `nbgrader autograde`, then `nbgrader generate_feedback`."""
+    course = copy_course(tmp_path_factory.mktemp("feedback") / "course")
+    assert run_nbgrader(course, "generate_assignment", "03_layers", "--force").returncode == 0
+    write_class(course / "submitted", "03_layers", {"bob": CLASS["bob"]})
+    for command in ("autograde", "generate_feedback"):
+        done = run_nbgrader(course, command, "03_layers")
+        assert done.returncode == 0, done.stderr[-3000:]
+    return course / "feedback" / "bob" / "03_layers" / "03_layers.html"
+
+
+@pytest.mark.sandbox  # nbgrader autograde runs the checks in the grader's sandbox
+def test_feedback_reads_whole_offline_with_each_check_named(feedback_page: Path) -> None:
+    requested = []
+    with chromium_page() as page:
+        page.set_viewport_size({"width": 900, "height": 900})  # narrower than a verdict's longest line
+        # Offline: anything but the file itself is refused, and recorded.
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (
+            requested.append(route.request.url), route.abort()))  # fmt: skip
+        page.goto(feedback_page.as_uri())
+
+        verdicts = page.evaluate(VERDICTS)
+        failed = [v for v in verdicts if ": failed." in v["text"]]
+        assert failed, "bob's feedback must hold failed verdicts"
+        cut = [v["text"][:80] for v in verdicts if v["overflows"] or v["right"] > v["width"]]
+        assert not cut, f"verdicts cut off at the right edge: {cut}"
+        assert any(len(line) > 120 for v in failed for line in v["text"].splitlines()), "no long verdict line tested"
+
+        subscript = page.evaluate(SUBSCRIPT)
+        assert subscript and subscript["drop"] > 0 and subscript["scale"] < 0.9, f"math not rendered: {subscript}"
+
+        summary = page.locator("#toc li").all_inner_texts()
+        titles = [check.title for check in packs.load("03_layers").checks]
+        assert sorted(line.split(" (Score:")[0] for line in summary) == sorted(titles), summary  # notebook order
+    assert not requested, f"the feedback page reached for the network: {requested}"
