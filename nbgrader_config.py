@@ -7,6 +7,7 @@ Course values come from settings.ini so an instructor edits them in one place.
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -31,12 +32,24 @@ from nbgrader.preprocessors import (  # noqa: E402
     OverwriteKernelspec,
     SaveAutoGrades,
 )
+from sqlalchemy.exc import SAWarning  # noqa: E402
 
 from autograde import completion, feedback  # noqa: E402
 from autograde.preprocessors import RestoreCells, SubmissionExporter, TrustedChecks  # noqa: E402
 from tinytorch_course.release import StudentKernelspec  # noqa: E402
 
 course = settings.load()
+
+# nbgrader 0.9.6 (nbgrader/api.py, Gradebook.find_submission_notebook and update_or_create_submission) reads a
+# relationship while a new SubmittedAssignment/SubmittedNotebook is not yet in its session; SQLAlchemy's autoflush
+# then warns that it will not add it there, and nbgrader adds it itself right after. Every new submission printed
+# these three warnings; only they are silenced, and only when nbgrader's api module issues them.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Object of type <Submitted(Assignment|Notebook)> not in session, add operation along",
+    category=SAWarning,
+    module=r"nbgrader\.api",
+)
 c = get_config()  # noqa: F821 -- injected by traitlets when it loads this file
 
 c.CourseDirectory.root = str(ROOT)

@@ -116,6 +116,13 @@ def test_deleted_and_edited_test_cells_are_restored_and_graded(graded):
     assert "dropout-modes" in sources and sources["linear-forward-matches-numpy"].strip() != "pass"
 
 
+def test_autograde_log_holds_no_noise_of_sqlalchemy_or_of_untouched_cells(graded):
+    _, run = graded
+    assert "SAWarning" not in run.stderr, "nbgrader_config.py filters nbgrader's autoflush warnings"
+    # RestoreCells puts every read-only cell back before nbgrader's OverwriteCells compares checksums
+    assert "has changed!" not in run.stderr
+
+
 def test_loading_the_reference_earns_nothing(graded):
     course, _ = graded
     assert sum(scores(course, "copycat").values()) == 0
