@@ -7,6 +7,7 @@ Course values come from settings.ini so an instructor edits them in one place.
 
 import os
 import sys
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -18,21 +19,37 @@ from tinytorch_course import settings  # noqa: E402
 # when nbgrader was started as .venv/bin/nbgrader without activating the venv.
 os.environ["PATH"] = settings.tool_env()["PATH"]
 
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from nbgrader.converters import GenerateAssignment  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
     AssignLatePenalties,
     CheckCellMetadata,
     ClearHiddenTests,
     ClearOutput,
     DeduplicateIds,
+    GetGrades,
     OverwriteCells,
     OverwriteKernelspec,
     SaveAutoGrades,
 )
+from sqlalchemy.exc import SAWarning  # noqa: E402
 
-from autograde import completion  # noqa: E402
+from autograde import completion, feedback  # noqa: E402
 from autograde.preprocessors import RestoreCells, SubmissionExporter, TrustedChecks  # noqa: E402
+from tinytorch_course.release import StudentKernelspec  # noqa: E402
 
 course = settings.load()
+
+# nbgrader 0.9.6 (nbgrader/api.py, Gradebook.find_submission_notebook and update_or_create_submission) reads a
+# relationship while a new SubmittedAssignment/SubmittedNotebook is not yet in its session; SQLAlchemy's autoflush
+# then warns that it will not add it there, and nbgrader adds it itself right after. Every new submission printed
+# these three warnings; only they are silenced, and only when nbgrader's api module issues them.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Object of type <Submitted(Assignment|Notebook)> not in session, add operation along",
+    category=SAWarning,
+    module=r"nbgrader\.api",
+)
 c = get_config()  # noqa: F821 -- injected by traitlets when it loads this file
 
 c.CourseDirectory.root = str(ROOT)
@@ -44,6 +61,8 @@ c.Exchange.root = course.exchange_root
 
 # What students see where the reference solution was.
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+# Released notebooks carry the kernelspec JupyterLab writes, so they open unmodified (tinytorch_course/release.py).
+c.GenerateAssignment.preprocessors = [*GenerateAssignment.class_traits()["preprocessors"].default(), StudentKernelspec]
 
 # Grading. A submitted file that is not a notebook fails alone, with its reason in the log (SubmissionExporter).
 # Sanitizing rebuilds the cell list on the released notebook's (RestoreCells: every graded, read-only and solution
@@ -71,3 +90,10 @@ c.TrustedChecks.memory = course.memory_mb << 20
 # Each submission's grading records its own end (autograde/completion.py): `python -m autograde grade` resumes by it.
 c.Autograde.pre_convert_hook = completion.forget
 c.Autograde.post_convert_hook = completion.record
+
+# Feedback a student can act on, offline (autograde/feedback.py): the score summary names each graded cell by its
+# check's title, verdicts wrap, and the math is MathML instead of MathJax from a CDN. The template is nbgrader's
+# feedback page with those changes; nbgrader's own template folder stays on the path for its bootstrap.min.css.
+c.GenerateFeedback.preprocessors = [GetGrades, CSSHTMLHeaderPreprocessor, feedback.FeedbackCells]
+c.HTMLExporter.template_name = "tinytorch_feedback"
+c.HTMLExporter.extra_template_basedirs = [str(feedback.TEMPLATES)]

@@ -59,17 +59,32 @@ def grade_table(course: Path, module: str = MODULE, students: Collection[str] | 
 
     components = settings.load().components[module]
     maximum = {c: sum(k.points for k in packs.load(module).checks if k.name.startswith(f"{c}-")) for c in components}
-    header = f"{'student':<10}" + "".join(f"{c:>14}" for c in components) + f"{'total':>10}"
-    rows = [header]
+    rows = [["student", *components, "total"]]
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
         for submission in sorted(gb.assignment_submissions(module), key=lambda s: s.student_id):
             if students is not None and submission.student_id not in students:
                 continue
             grades = [g for nb in submission.notebooks for g in nb.grades]
             got = {c: sum(g.score for g in grades if g.name.startswith(f"{c}-")) for c in components}
-            cells = "".join(f"{f'{got[c]:g}/{maximum[c]:g}':>14}" for c in components)
-            rows.append(f"{submission.student_id:<10}{cells}{f'{submission.score:g}/{submission.max_score:g}':>10}")
-    return "\n".join(rows)
+            cells = [f"{got[c]:g}/{maximum[c]:g}" for c in components]
+            rows.append([submission.student_id, *cells, f"{submission.score:g}/{submission.max_score:g}"])
+    return aligned(rows)
+
+
+def aligned(rows: list[list[str]]) -> str:
+    """A table whose columns are as wide as their widest entry (student ids have any length): the first column
+    to the left, the others (scores) to the right."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join([row[0].ljust(widths[0]), *(cell.rjust(w) for cell, w in zip(row[1:], widths[1:], strict=True))])
+        for row in rows
+    )
+
+
+def progress_line(done: int, total: int, student: str, width: int, result: str, seconds: float) -> str:
+    """`[3/12] alice  18/20  2.1 s`: ids up to `width` long and counters of any width end in one column."""
+    count = f"[{done}/{total}]"
+    return f"{count} {student.ljust(width + len(f'[{total}/{total}]') - len(count))}  {result}  {seconds:.1f} s"
 
 
 @dataclass(frozen=True)
@@ -139,12 +154,13 @@ def grade_class(
             outcomes.append(outcome)
             if outcome.problem is None:
                 problems.pop(outcome.student, None)
-                result = f"{outcome.score:g}/{outcome.max_score:g}"
+                # right-aligned in the width of a full score, so that scores of any size end in one column
+                result = f"{outcome.score:g}/{outcome.max_score:g}".rjust(2 * len(f"{outcome.max_score:g}") + 1)
             else:
                 problems[outcome.student] = (outcome.problem, datetime.now(UTC).isoformat(timespec="seconds"))
                 result = f"not graded: {outcome.problem}"
             _write_problems(problems_csv, problems)  # after every student: a killed run keeps what it learnt
-            progress(f"[{len(outcomes)}/{len(todo)}] {outcome.student:<{width}}  {result}  {outcome.seconds:.1f} s")
+            progress(progress_line(len(outcomes), len(todo), outcome.student, width, result, outcome.seconds))
 
         if todo:
             _grade_in_workers(config, module, todo, notebooks, workers, record)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from autograde.classroom import grade_table
+from autograde.classroom import aligned, grade_table, progress_line
 from autograde.samples import CLASS, apply, reference_solutions, solve, write_class
 from tinytorch_course import notebooks, settings
 from tinytorch_course.course import copy_course, run_nbgrader
@@ -116,6 +116,13 @@ def test_deleted_and_edited_test_cells_are_restored_and_graded(graded):
     assert "dropout-modes" in sources and sources["linear-forward-matches-numpy"].strip() != "pass"
 
 
+def test_autograde_log_holds_no_noise_of_sqlalchemy_or_of_untouched_cells(graded):
+    _, run = graded
+    assert "SAWarning" not in run.stderr, "nbgrader_config.py filters nbgrader's autoflush warnings"
+    # RestoreCells puts every read-only cell back before nbgrader's OverwriteCells compares checksums
+    assert "has changed!" not in run.stderr
+
+
 def test_loading_the_reference_earns_nothing(graded):
     course, _ = graded
     assert sum(scores(course, "copycat").values()) == 0
@@ -155,6 +162,20 @@ def test_grade_table_sums_components_from_the_gradebook(graded):
     assert rows["ada"] == ["10/10", "10/10", "12/12", "32/32"]
     assert rows["bob"] == ["10/10", "2/10", "10/12", "22/32"]
     assert rows["zed"] == ["0/10", "0/10", "0/12", "0/32"]
+
+
+def test_tables_and_progress_lines_align_for_student_ids_of_any_length():
+    rows = [["student", "linear", "total"], ["al", "10/10", "32/32"], ["s2025-0001-very-long-id", "2/10", "9.5/32"]]
+    lines = aligned(rows).splitlines()
+    assert len({len(line) for line in lines}) == 1, lines  # scores end in one column
+    assert [line.split() for line in lines] == rows
+    assert lines[1].index("10/10") > len("s2025-0001-very-long-id"), lines
+
+    ids = ["al", "s2025-0001-very-long-id"] + [f"s{i}" for i in range(8)]
+    width = max(map(len, ids))
+    said = [progress_line(n, len(ids), s, width, "32/32", 1.5) for n, s in enumerate(ids, 1)]
+    assert len({line.index("32/32") for line in said}) == 1, said  # [9/10] and [10/10] too
+    assert said[9] == f"[10/10] s7{' ' * (width - 2)}  32/32  1.5 s"
 
 
 def test_export_writes_every_students_score(graded):

@@ -1,5 +1,7 @@
 """A student finishes module 03 in JupyterLab, for real: the kit's own JupyterLab, driven in Debian's chromium.
 
+JupyterLab starts as the kit README says, `python -m tinytorch_course.lab`. A released notebook opens unmodified,
+and the student sees nbgrader's Validate and Assignment List but none of the instructor's tools.
 The student has completed and exported modules 01 and 02. In the browser they fill in the three solution cells
 of 03, run all cells, save, and click nbgrader's Validate button, which must report success. Afterwards a fresh
 Python of the kit imports the student's own layers. The shared kit is put back as released afterwards.
@@ -12,15 +14,21 @@ import shutil
 import socket
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, StudentKit, reference_solutions, solve
 from playwright.sync_api import Page, sync_playwright
+
+from autograde import packs
+from autograde.samples import CLASS, write_class
+from tinytorch_course.course import copy_course, run_nbgrader
 
 pytestmark = [pytest.mark.browser, pytest.mark.kit]
 
@@ -59,13 +67,10 @@ class Lab:
 
 @pytest.fixture
 def lab(kit: StudentKit, tmp_path: Path) -> Iterator[Lab]:
-    """JupyterLab from the kit's venv, with config, data, runtime and home dirs of its own; stopped by PID."""
+    """The kit's JupyterLab as its README starts it, with config, data, runtime and home dirs of its own; stopped
+    by PID. Only the kit's own Jupyter configuration applies (what the launcher adds to JUPYTER_CONFIG_PATH)."""
     home = tmp_path / "home"
     config = home / ".jupyter"
-    # The news prompt would cover part of the page in the screenshot; a user setting turns it off.
-    notification = config / "lab/user-settings/@jupyterlab/apputils-extension/notification.jupyterlab-settings"
-    notification.parent.mkdir(parents=True)
-    notification.write_text(json.dumps({"fetchNews": "false"}))
     env = kit.env(
         HOME=str(home), IPYTHONDIR=str(home / ".ipython"), JUPYTER_CONFIG_DIR=str(config),
         JUPYTER_DATA_DIR=str(home / "data"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
@@ -73,6 +78,7 @@ def lab(kit: StudentKit, tmp_path: Path) -> Iterator[Lab]:
     )  # fmt: skip
 
     jupyter = str(kit.bin / "jupyter")
+    launcher = [str(kit.python), "-m", "tinytorch_course.lab"]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -80,8 +86,8 @@ def lab(kit: StudentKit, tmp_path: Path) -> Iterator[Lab]:
     log = tmp_path / "jupyterlab.log"
     with log.open("w") as out:
         server = subprocess.Popen(
-            [jupyter, "lab", "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
-             f"--IdentityProvider.token={token}", "--LabApp.news_url=None", "--LabApp.expose_app_in_browser=True",
+            [*launcher, "--no-browser", "--allow-root", "--ip=127.0.0.1", f"--port={port}",
+             f"--IdentityProvider.token={token}", "--LabApp.expose_app_in_browser=True",
              f"--ServerApp.root_dir={kit.root}"],
             cwd=kit.root, env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -109,6 +115,24 @@ def lab(kit: StudentKit, tmp_path: Path) -> Iterator[Lab]:
             server.wait()
 
 
+@contextmanager
+def chromium_page() -> Iterator[Page]:
+    """A page in Debian's chromium, driven through Playwright; the browser is closed afterwards."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.set_default_timeout(60_000)
+            yield page
+        finally:
+            browser.close()
+
+
+def _open_notebook(page: Page, lab: Lab, path: str) -> None:
+    page.goto(f"{lab.url}/lab/tree/{path}?reset&token={lab.token}")
+    page.wait_for_function(KERNEL_IDLE)
+
+
 def _wait_until_up(status_url: str, token: str, server: subprocess.Popen, log: Path, timeout: float = 60) -> None:
     request = urllib.request.Request(status_url, headers={"Authorization": f"token {token}"})
     deadline = time.monotonic() + timeout
@@ -123,6 +147,42 @@ def _wait_until_up(status_url: str, token: str, server: subprocess.Popen, log: P
     pytest.fail(f"JupyterLab did not answer within {timeout} s:\n{log.read_text()}")
 
 
+# nbgrader's commands in the page: a disabled lab extension registers none of its own.
+NBGRADER_COMMANDS = """() => ['assignment-list', 'formgrader', 'formgrader-local', 'create-assignment', 'course-list']
+    .filter(name => window.jupyterapp.commands.hasCommand('nbgrader:open-' + name))"""
+LANGUAGE_KNOWN = f"() => {NOTEBOOK}.context.model.getMetadata('language_info')?.version !== undefined"
+DIRTY = f"() => {NOTEBOOK}.context.model.dirty"
+
+
+def test_a_released_notebook_opens_unmodified_with_only_the_students_nbgrader_tools(kit: StudentKit, lab: Lab) -> None:
+    with chromium_page() as page:
+        _open_notebook(page, lab, "modules/01_tensor/01_tensor.ipynb")
+        # JupyterLab writes the kernel's language_info (and kernelspec) once the kernel is up: only then could the
+        # notebook turn modified.
+        page.wait_for_function(LANGUAGE_KNOWN)
+        assert page.evaluate(DIRTY) is False, "a freshly opened release is marked modified"
+        assert page.locator(".validate-button").count() == 1
+
+        assert page.evaluate(NBGRADER_COMMANDS) == ["assignment-list"]
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        menu = page.locator("#jp-mainmenu-nbgrader")
+        assert menu.inner_text().split() == ["Assignment", "List"], menu.inner_text()
+        page.keyboard.press("Escape")
+        # JupyterLab asks whether to fetch its news unless the server says news are off.
+        page_config = json.loads(page.locator("#jupyter-config-data").text_content())
+        assert page_config["news"] == {"disabled": True}, page_config.get("news")
+
+        # No exchange is configured here: the Assignment List says so once (no course), with no error in it.
+        page.evaluate("() => window.jupyterapp.commands.execute('nbgrader:open-assignment-list')")
+        assignments = page.locator("#nbgrader-assignment-list")
+        page.locator("#course_list_default", has_text="No courses found.").wait_for()
+        text = assignments.inner_text()
+        assert text.count("No courses found.") == 1 and "rror" not in text and "exchange" not in text, text
+    formgrader = urllib.request.Request(f"{lab.url}/formgrader", headers={"Authorization": f"token {lab.token}"})
+    with pytest.raises(urllib.error.HTTPError, match="404"):
+        urllib.request.urlopen(formgrader, timeout=10)
+
+
 def test_student_completes_and_validates_module_03_in_jupyterlab(kit: StudentKit, lab: Lab, tmp_path: Path) -> None:
     for module in ("01_tensor", "02_activations"):
         solve(kit.notebook(module), module)
@@ -131,39 +191,32 @@ def test_student_completes_and_validates_module_03_in_jupyterlab(kit: StudentKit
 
     solutions = reference_solutions("03_layers")
     screenshot = tmp_path / "validate-03_layers.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.set_default_timeout(60_000)
-            page.goto(f"{lab.url}/lab/tree/modules/03_layers/03_layers.ipynb?reset&token={lab.token}")
-            page.wait_for_function(KERNEL_IDLE)
+    with chromium_page() as page:
+        _open_notebook(page, lab, "modules/03_layers/03_layers.ipynb")
 
-            filled = page.evaluate(FILL_SOLUTIONS, {gid: solutions[gid] for gid in SOLUTION_CELLS})
-            assert sorted(filled) == sorted(SOLUTION_CELLS), f"solution cells found by grade_id: {filled}"
-            _save(page)  # the notebook's last cell exports the *saved* notebook
+        filled = page.evaluate(FILL_SOLUTIONS, {gid: solutions[gid] for gid in SOLUTION_CELLS})
+        assert sorted(filled) == sorted(SOLUTION_CELLS), f"solution cells found by grade_id: {filled}"
+        _save(page)  # the notebook's last cell exports the *saved* notebook
 
-            ran = page.evaluate(RUN_ALL)
-            page.wait_for_function(KERNEL_IDLE)
-            cells = page.evaluate(OUTPUTS)
-            errors = [(c["id"], o["ename"], o["evalue"]) for c in cells for o in c["outputs"] if "ename" in o]
-            assert not errors, f"cells raised: {errors}"
-            not_run = [c["id"] for c in cells if not c["count"]]
-            assert ran is True and not not_run, f"Run All Cells returned {ran}; cells not run: {not_run}"
-            texts = {c["id"]: json.dumps(c["outputs"]) for c in cells}
-            assert "parameters: 203,530" in texts["sequential-mlp-example"], texts["sequential-mlp-example"]
-            assert str(kit.root / "tinytorch" / "core" / "layers.py") in texts["layers-setup-export"]
-            _save(page)
+        ran = page.evaluate(RUN_ALL)
+        page.wait_for_function(KERNEL_IDLE)
+        cells = page.evaluate(OUTPUTS)
+        errors = [(c["id"], o["ename"], o["evalue"]) for c in cells for o in c["outputs"] if "ename" in o]
+        assert not errors, f"cells raised: {errors}"
+        not_run = [c["id"] for c in cells if not c["count"]]
+        assert ran is True and not not_run, f"Run All Cells returned {ran}; cells not run: {not_run}"
+        texts = {c["id"]: json.dumps(c["outputs"]) for c in cells}
+        assert "parameters: 203,530" in texts["sequential-mlp-example"], texts["sequential-mlp-example"]
+        assert str(kit.root / "tinytorch" / "core" / "layers.py") in texts["layers-setup-export"]
+        _save(page)
 
-            page.locator(".validate-button").click()
-            dialog = page.locator(".jp-Dialog", has_text="Validation Results")
-            dialog.wait_for()
-            assert SUCCESS in dialog.inner_text() and dialog.locator(".validation-success").count() == 1, (
-                dialog.inner_text()
-            )
-            page.screenshot(path=screenshot)
-        finally:
-            browser.close()
+        page.locator(".validate-button").click()
+        dialog = page.locator(".jp-Dialog", has_text="Validation Results")
+        dialog.wait_for()
+        assert SUCCESS in dialog.inner_text() and dialog.locator(".validation-success").count() == 1, (
+            dialog.inner_text()
+        )
+        page.screenshot(path=screenshot)
 
     assert screenshot.stat().st_size > 20_000, "the screenshot of the validation result is (nearly) empty"
     (ROOT / "build" / "screenshots").mkdir(parents=True, exist_ok=True)  # git-ignored; for people to look at
@@ -186,3 +239,56 @@ def _save(page: Page) -> None:
     """Ctrl+S, as a student saves, then wait until the notebook on disk matches the page."""
     page.keyboard.press("Control+s")
     page.wait_for_function(SAVED)
+
+
+# In the feedback page: the verdicts (graded cells' outputs), and whether each fits inside the page.
+VERDICTS = """() => [...document.querySelectorAll('.output_area pre')].map(pre => ({
+    text: pre.innerText, overflows: pre.scrollWidth > pre.clientWidth + 1,
+    right: pre.getBoundingClientRect().right, width: document.documentElement.clientWidth }))"""
+# The first display formula's first subscript, as the browser laid it out: MathML sets it lower and smaller than its
+# base (as text, both would share a baseline and a size).
+SUBSCRIPT = """() => {
+    const sub = document.querySelector('math[display="block"] msub');
+    if (!(sub instanceof MathMLElement)) return null;
+    const [base, index] = sub.children;
+    return { drop: index.getBoundingClientRect().bottom - base.getBoundingClientRect().bottom,
+             scale: parseFloat(getComputedStyle(index).fontSize) / parseFloat(getComputedStyle(base).fontSize) };
+}"""
+
+
+@pytest.fixture(scope="module")
+def feedback_page(tmp_path_factory) -> Path:
+    """bob's feedback on 03_layers: a course copy graded by `nbgrader autograde`, then `nbgrader generate_feedback`."""
+    course = copy_course(tmp_path_factory.mktemp("feedback") / "course")
+    assert run_nbgrader(course, "generate_assignment", "03_layers", "--force").returncode == 0
+    write_class(course / "submitted", "03_layers", {"bob": CLASS["bob"]})
+    for command in ("autograde", "generate_feedback"):
+        done = run_nbgrader(course, command, "03_layers")
+        assert done.returncode == 0, done.stderr[-3000:]
+    return course / "feedback" / "bob" / "03_layers" / "03_layers.html"
+
+
+@pytest.mark.sandbox  # nbgrader autograde runs the checks in the grader's sandbox
+def test_feedback_reads_whole_offline_with_each_check_named(feedback_page: Path) -> None:
+    requested = []
+    with chromium_page() as page:
+        page.set_viewport_size({"width": 900, "height": 900})  # narrower than a verdict's longest line
+        # Offline: anything but the file itself is refused, and recorded.
+        page.route("**/*", lambda route: route.continue_() if route.request.url.startswith("file:") else (
+            requested.append(route.request.url), route.abort()))  # fmt: skip
+        page.goto(feedback_page.as_uri())
+
+        verdicts = page.evaluate(VERDICTS)
+        failed = [v for v in verdicts if ": failed." in v["text"]]
+        assert failed, "bob's feedback must hold failed verdicts"
+        cut = [v["text"][:80] for v in verdicts if v["overflows"] or v["right"] > v["width"]]
+        assert not cut, f"verdicts cut off at the right edge: {cut}"
+        assert any(len(line) > 120 for v in failed for line in v["text"].splitlines()), "no long verdict line tested"
+
+        subscript = page.evaluate(SUBSCRIPT)
+        assert subscript and subscript["drop"] > 0 and subscript["scale"] < 0.9, f"math not rendered: {subscript}"
+
+        summary = page.locator("#toc li").all_inner_texts()
+        titles = [check.title for check in packs.load("03_layers").checks]
+        assert sorted(line.split(" (Score:")[0] for line in summary) == sorted(titles), summary  # notebook order
+    assert not requested, f"the feedback page reached for the network: {requested}"

@@ -6,6 +6,7 @@ installed with pip into a new virtual environment that has no reference implemen
 
 import filecmp
 import json
+import re
 import subprocess
 
 import pytest
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.kit
 ROOT = settings.ROOT
 COURSE = settings.load()
 MODULES = COURSE.modules
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # IPython colours its tracebacks
 
 
 def test_kit_holds_the_release_and_nothing_of_the_instructor(kit):
@@ -30,7 +32,10 @@ def test_kit_holds_the_release_and_nothing_of_the_instructor(kit):
         ".gitignore", "README.md", "pyproject.toml",
         *(f"modules/{m}/{m}.ipynb" for m in MODULES),
         "tinytorch/__init__.py", "tinytorch/core/__init__.py",
-        "tinytorch_course/__init__.py", "tinytorch_course/export.py",
+        "tinytorch_course/__init__.py", "tinytorch_course/export.py", "tinytorch_course/exchange.py",
+        "tinytorch_course/lab.py", "tinytorch_course/jupyter_config/jupyter_server_config.json",
+        "tinytorch_course/jupyter_config/nbgrader_config.py",
+        "tinytorch_course/jupyter_config/labconfig/page_config.json",
     ])  # fmt: skip
     for module in MODULES:
         assert filecmp.cmp(kit.notebook(module), ROOT / "modules" / module / f"{module}.ipynb", shallow=False)
@@ -162,6 +167,28 @@ def test_export_skips_checkpoints_and_goes_on_after_a_failing_notebook(kit):
     assert result.stderr.splitlines()[-1].startswith(summary)
 
 
+def test_a_module_opened_before_the_earlier_ones_are_exported_says_which_to_export(kit, tmp_path):
+    # Nothing exported yet: 03's first import cell names module 01, in the kernel JupyterLab would run it in.
+    said = _run_in_kit(kit, "03_layers", tmp_path)
+    errors = [line for line in ANSI.sub("", said.stderr).splitlines() if re.match(r"\w+(Error|Exception): ", line)]
+    assert said.returncode != 0 and len(errors) == 1, said.stderr[-3000:]
+    assert errors[0].startswith(
+        "ImportError: tinytorch.core.tensor is not in your tinytorch package yet: finish 01_tensor.ipynb"
+    ), errors
+    assert "require_exported(" in said.stderr, "the error must come from the import cell's check"
+
+    # 01 exported: now it is 02 that is missing
+    solve(kit.notebook("01_tensor"), "01_tensor")
+    kit.run("-m", "tinytorch_course.export", "modules/01_tensor/01_tensor.ipynb")
+    said = _run_in_kit(kit, "03_layers", tmp_path)
+    said.stderr = ANSI.sub("", said.stderr)
+    expected = (
+        "tinytorch.core.activations is not in your tinytorch package yet: finish 02_activations.ipynb and run its "
+        "last cell (or `python -m tinytorch_course.export modules/02_activations/02_activations.ipynb`)"
+    )
+    assert said.returncode != 0 and expected in said.stderr, said.stderr[-3000:]
+
+
 # Appended to a notebook: where its imports of earlier modules came from.
 _WHO_AM_I = """import json, sys
 print(json.dumps({m: sys.modules[m].__file__ for m in sorted(sys.modules) if m.startswith("tinytorch.core.")}))"""
@@ -169,9 +196,17 @@ print(json.dumps({m: sys.modules[m].__file__ for m in sorted(sys.modules) if m.s
 
 def _execute_in_kit(kit, module: str, tmp_path, extra_cell: str) -> dict:
     """Run a kit notebook top to bottom with the kit's own Jupyter, as `jupyter nbconvert --execute` would."""
+    run = _run_in_kit(kit, module, tmp_path, extra_cell)
+    assert run.returncode == 0, f"{module} did not run in the kit:\n{run.stderr[-3000:]}"
+    return json.loads((tmp_path / f"{module}.ipynb").read_text(encoding="utf-8"))
+
+
+def _run_in_kit(kit, module: str, tmp_path, extra_cell: str | None = None) -> subprocess.CompletedProcess:
+    """`jupyter nbconvert --execute` of a kit notebook (plus `extra_cell`), output in tmp_path; stops at an error."""
     nb = json.loads(kit.notebook(module).read_text(encoding="utf-8"))
-    nb["cells"].append({"cell_type": "code", "id": "who-am-i", "metadata": {}, "execution_count": None,
-                        "outputs": [], "source": extra_cell})  # fmt: skip
+    if extra_cell:
+        nb["cells"].append({"cell_type": "code", "id": "who-am-i", "metadata": {}, "execution_count": None,
+                            "outputs": [], "source": extra_cell})  # fmt: skip
     copy = kit.notebook(module).with_name(f"{module}-check.ipynb")
     copy.write_text(json.dumps(nb), encoding="utf-8")
     try:
@@ -182,5 +217,4 @@ def _execute_in_kit(kit, module: str, tmp_path, extra_cell: str) -> dict:
         )  # fmt: skip
     finally:
         copy.unlink()
-    assert run.returncode == 0, f"{module} did not run in the kit:\n{run.stderr[-3000:]}"
-    return json.loads((tmp_path / f"{module}.ipynb").read_text(encoding="utf-8"))
+    return run

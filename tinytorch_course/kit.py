@@ -43,6 +43,10 @@ def build(dest: Path, root: Path = settings.ROOT) -> Path:
     tools.mkdir()
     (tools / "__init__.py").write_text('"""The course\'s exporter: `python -m tinytorch_course.export`."""\n')
     shutil.copy(Path(__file__).parent / "export.py", tools / "export.py")
+    # The launcher of the student's JupyterLab and the Jupyter configuration it puts first (kit README, step 2).
+    shutil.copy(TEMPLATE / "lab.py", tools / "lab.py")
+    shutil.copy(TEMPLATE / "exchange.py", tools / "exchange.py")
+    shutil.copytree(TEMPLATE / "jupyter_config", tools / "jupyter_config")
     return dest
 
 

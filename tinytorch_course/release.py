@@ -8,7 +8,21 @@ root does the same for one module.
 
 from pathlib import Path
 
+from nbgrader.preprocessors import NbGraderPreprocessor
+
 from tinytorch_course import settings
+
+# The kernelspec JupyterLab writes into a notebook when ipykernel's python3 kernel starts. nbdev-clean keeps only the
+# kernel's name as display_name in nbs/; a release that says otherwise is marked modified the moment it opens.
+KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
+
+
+class StudentKernelspec(NbGraderPreprocessor):
+    """Gives the released notebook the kernelspec JupyterLab would write (configured in nbgrader_config.py)."""
+
+    def preprocess(self, nb, resources):
+        nb.metadata["kernelspec"] = dict(KERNELSPEC)
+        return nb, resources
 
 
 def release(modules: tuple[str, ...] | None = None, root: Path = settings.ROOT) -> list[Path]:
