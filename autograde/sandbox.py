@@ -38,8 +38,8 @@ How each run is isolated (`run_probes`):
 - Network and IPC. New net namespace (only its own loopback: nothing outside the run is reachable), new IPC and
   UTS namespaces.
 - Processes. New PID namespace whose init is bubblewrap's, which ignores every signal the student sends; the
-  parent kills it on the wall-clock deadline (`Limits.timeout`) and the kernel then kills every process in the
-  namespace, forked or daemonised ones included. Should the grader itself die, `--die-with-parent` ends the run;
+  parent kills it on the run's wall-clock deadline (`Limits.deadline`) and the kernel then kills every process in
+  the namespace, forked or daemonised ones included. Should the grader itself die, `--die-with-parent` ends the run;
   `sweep()` later removes its scratch dir and cgroups.
 - Resources. Per process, set by the worker before any student code runs and inherited by all it starts:
   address space (`memory`), CPU seconds, processes, file size (`output`: bounds the results channel and any file
@@ -49,7 +49,9 @@ How each run is isolated (`run_probes`):
   grader's own limits, so creating the namespace is never refused for the grader's other processes. Per run,
   where the host lets the grader create cgroups (root: v1 here; v2 only where the controllers are delegated):
   total memory, tasks and one CPU, which also bound a fork bomb whose every child allocates. The worker itself
-  gives each probe (and the import) `probe_timeout` via SIGALRM, so one hanging probe does not cost the others.
+  gives each probe (and the import) `probe_timeout` via SIGALRM, so one hanging probe does not cost the others. The
+  run's deadline leaves every probe its whole budget (`Limits.deadline`): it only stops a probe the alarm could not
+  interrupt (a long C call, a blocked signal), and says so with the probe's budget, the one figure a student sees.
 - Output. stdout+stderr go to a pipe the parent drains, keeping only the last `TAIL_BYTES`: unbounded printing
   costs the student's time, never the grader's memory or disk.
 - Results. The worker writes frames (JSON meta + .npy blobs) to an inherited descriptor of a file outside the
@@ -110,6 +112,7 @@ TAIL_BYTES = 2048
 ERROR_CHARS = 300
 PACKAGE_MAX_BYTES = 32 << 20
 PACKAGE_MAX_FILES = 2000
+STARTUP_SECONDS = 2.0  # a run's own start and teardown, on top of its budgets (a loaded 2-core machine needs ~0.5)
 _ENV = {
     "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG": "C.UTF-8",
@@ -128,7 +131,7 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    timeout: float = 20.0  # wall-clock seconds for the whole run (import + all probes)
+    timeout: float = 20.0  # wall-clock seconds for the whole run (import + all probes), at least (see `deadline`)
     probe_timeout: float = 10.0  # wall-clock seconds for the import and for each probe (SIGALRM in the worker)
     memory: int = 1 << 30  # address space per process, bytes
     cpu: int = 30  # CPU seconds per process
@@ -136,6 +139,12 @@ class Limits:
     output: int = 32 << 20  # bytes of results, and the largest file the student may write
     tmp: int = 16 << 20  # size of the writable /tmp
     open_files: int = 256
+
+    def deadline(self, probes: int) -> float:
+        """Wall-clock seconds a run of `probes` probes may take: `timeout`, or more when the import and every probe
+        need it to use their whole budget. A budget is each probe's own: if the run's deadline came sooner, a probe
+        stuck after others timed out would be cut short, and reported with another figure than its budget."""
+        return max(self.timeout, self.probe_timeout * (probes + 1) + STARTUP_SECONDS)
 
     def rlimits(self) -> dict[str, int]:
         """The worker's per-process limits, by `resource` constant name."""
@@ -156,6 +165,9 @@ class ProbeResult:
     status: Status
     seconds: float
     stdout_tail: str  # last TAIL_BYTES of the run's stdout+stderr (the same for every probe of a run)
+    # The innermost frames of the student's package it failed or hung in, innermost last: (file relative to the
+    # package's folder, line, function). Student-controlled like the rest; () when unknown.
+    where: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -657,6 +669,20 @@ def _memory_note(error: str, status: str, limits: Limits) -> str:
     return _text(f"{error} (the sandbox allows {limits.memory >> 20} MiB)") if status == "memory" else error
 
 
+def _frames(value: object) -> tuple[tuple[str, int, str], ...]:
+    """The worker's `where` list, kept only in the shape it is sent in (forged records may hold any JSON)."""
+    if not isinstance(value, list) or len(value) > 8:
+        return ()
+    frames = []
+    for frame in value:
+        if not (isinstance(frame, list) and len(frame) == 3 and isinstance(frame[1], int)):
+            return ()
+        if not all(isinstance(text, str) and len(text) <= 200 for text in (frame[0], frame[2])):
+            return ()
+        frames.append((frame[0], frame[1], frame[2]))
+    return tuple(frames)
+
+
 def _seconds(value: object) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) and value >= 0 else 0.0
 
@@ -704,7 +730,7 @@ def run_probes(
                 start = time.monotonic()
                 proc = _launch(runtime, worker, {BOX: box}, limits.tmp, cgroup.dirs, keep=(results_fd,))
                 try:
-                    tail, timed_out = _drain(proc, start + limits.timeout)
+                    tail, timed_out = _drain(proc, start + limits.deadline(len(probes)))
                 finally:
                     if proc.poll() is None:
                         _kill(proc)
@@ -779,7 +805,8 @@ def _results(
         raise SandboxError(f"the sandbox failed before running student code ({_exit_text(code)}):\n{tail}")
     # What ended the run early, if it did not finish.
     if timed_out:
-        status, why = "timeout", f"the sandbox stopped it after {limits.timeout:g} s (wall clock)"
+        budget = f"did not finish within {limits.probe_timeout:g} s"
+        status, why = "timeout", f"{budget} and could not be interrupted, so the sandbox stopped it"
     elif oom:
         status, why = "memory", f"the sandbox ran out of memory (limit {limits.memory >> 20} MiB)"
     elif code == 128 + signal.SIGXCPU:
@@ -798,7 +825,8 @@ def _results(
         import_status = imported.get("status")
         import_status = import_status if import_status in ("timeout", "memory") else "import-failed"
         error = _memory_note(_text(imported.get("error")) or "import failed", import_status, limits)
-        return {name: ProbeResult(None, error, import_status, 0.0, tail) for name in probes}
+        where = _frames(imported.get("where"))
+        return {name: ProbeResult(None, error, import_status, 0.0, tail, where) for name in probes}
     done = {meta.get("name"): (meta, payload) for meta, payload in frames if meta.get("event") == "probe"}
     results: dict[str, ProbeResult] = {}
     culprit = None
@@ -816,7 +844,7 @@ def _results(
                 error = _memory_note(_text(meta.get("error")) or probe_status, probe_status, limits)
             else:
                 probe_status, error = "crashed", "the probe's result record is malformed"
-            results[name] = ProbeResult(outputs, error, probe_status, seconds, tail)
+            results[name] = ProbeResult(outputs, error, probe_status, seconds, tail, _frames(meta.get("where")))
         elif "done" in events:
             results[name] = ProbeResult(None, "no result was recorded for this probe", "crashed", 0.0, tail)
         elif culprit is None:
