@@ -154,7 +154,8 @@ def test_every_hanging_call_is_stopped_by_its_own_budget_and_named(course, stude
     module, component, _ = STUDENTS[student]
     source = BREAKS["hang"](reference_solutions(module)[f"{component}-implementation"], component)
     loop = next(line for line in source.splitlines() if line.strip() == "while True:")
-    function = f"{re.search(r'class (\w+)', source)[1]}.{HUNG.get(component, 'def forward(')[4:-1]}"
+    class_name, method = re.search(r"class (\w+)", source)[1], HUNG.get(component, "def forward(")[4:-1]
+    function = f"{class_name}.{method}"
     expected = f"timeout: {function} did not finish within {BUDGET:g} s ({place(student, loop)})"
     hung = [text for name, (score, text) in graded_cells(course, student).items() if score == 0]
     assert hung and all(expected in text for text in hung if "did not finish" in text), hung
