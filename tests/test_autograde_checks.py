@@ -390,7 +390,8 @@ MUTANTS = [
     _m(
         "PyTorch layout: (out, in) and x @ W.T",
         "linear",
-        "linear-forward-matches-numpy linear-hidden-no-bias linear-hidden-reference-outputs linear-init-statistics linear-shapes-and-dtype",
+        "linear-forward-matches-numpy linear-hidden-no-bias "
+        "linear-hidden-reference-outputs linear-init-statistics linear-shapes-and-dtype",
         "np.random.randn(in_features, out_features)",
         "np.random.randn(out_features, in_features)",
         "output = x.data @ self.weight.data",
