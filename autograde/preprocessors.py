@@ -397,11 +397,12 @@ def grade_component(
 
 
 def _with_place(result: sandbox.ProbeResult, package: Path, module: str) -> sandbox.ProbeResult:
-    """The result with the notebook cell and line of the student's code it failed or hung in added to its error,
-    when the innermost frame of the module's own file is known (earlier modules are the reference's)."""
+    """A failed import or a timeout, with the notebook cell and line of the student's code it failed or hung in
+    added to its error, when the innermost frame of the module's own file is known (earlier modules are the
+    reference's). Nothing else in the student's code says where those happened; other errors are left as they are."""
     own = str(Path(package.name) / _course().package_file(module))
     frame = next((frame for frame in reversed(result.where) if frame[0] == own), None)
-    if frame is None or result.error is None or result.status == "ok":
+    if frame is None or result.error is None or result.status not in ("import-failed", "timeout"):
         return result
     try:
         place = export._locate(package.parent / own, frame[1])
