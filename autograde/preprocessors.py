@@ -362,38 +362,39 @@ class TrustedChecks(NbGraderPreprocessor):
         by_component: dict[str, list[judging.Check]] = {}
         for check in module_checks:
             by_component.setdefault(_component(check.name, module), []).append(check)
-        verdicts = {}
         with tempfile.TemporaryDirectory(prefix="tinytorch-grade-") as scratch:
-            for component, checks in by_component.items():
-                isolated = isolated_notebook(nb, module, component)
-                verdicts |= grade_component(isolated, module, checks, Path(scratch) / component, limits)
+            verdicts = grade_components(nb, module, by_component, Path(scratch), limits)
         for name, verdict in verdicts.items():
             self.log.info("%s %s: %s", module, name, "passed" if verdict.passed else "failed")
         return {check.name: verdicts[check.name] for check in module_checks}
 
 
-def grade_component(
-    nb: NotebookNode, module: str, checks: list[judging.Check], dest: Path, limits: sandbox.Limits
+def grade_components(
+    nb: NotebookNode, module: str, by_component: dict[str, list[judging.Check]], scratch: Path, limits: sandbox.Limits
 ) -> dict[str, judging.Verdict]:
-    """The verdicts of `checks` on the package exported from `nb` into `dest`, run in a sandbox of their own."""
+    """The verdicts of each component's checks on its isolated package (`isolated_notebook`, exported into
+    scratch/<component>), each run in a sandbox of its own, all at the same time. A component whose cell does not
+    parse gets that message on its checks, and no run."""
     from tinytorch_course.export import ExportError
 
-    fixtures = _fixtures(module)
-    try:
-        package = scratch_package(nb, module, dest)
-    except ExportError as error:
-        return {c.name: judging.grade(c, None, fixtures[c.probe], f"your code does not parse: {error}") for c in checks}
-    probes = sorted({check.probe for check in checks})
-    results = sandbox.run_probes(
-        package.parent,
-        packs.load(module).probe_file,
-        probes,
-        {name: fixtures[name].inputs for name in probes},
-        limits,
-        runtime=_runtime(),
-    )
-    located = {name: _with_place(result, package, module) for name, result in results.items()}
-    return judge(checks, located, fixtures)
+    fixtures, probe_file = _fixtures(module), packs.load(module).probe_file
+    verdicts, packages, jobs = {}, {}, []
+    for component, checks in by_component.items():
+        try:
+            packages[component] = scratch_package(isolated_notebook(nb, module, component), module, scratch / component)
+        except ExportError as error:
+            problem = f"your code does not parse: {error}"
+            verdicts |= {check.name: judging.grade(check, None, fixtures[check.probe], problem) for check in checks}
+            continue
+        probes = sorted({check.probe for check in checks})
+        jobs.append(
+            sandbox.Job(packages[component].parent, probe_file, probes, {n: fixtures[n].inputs for n in probes})
+        )
+    runs = sandbox.run_many(jobs, limits, runtime=_runtime()) if jobs else []
+    for (component, package), results in zip(packages.items(), runs, strict=True):
+        located = {name: _with_place(result, package, module) for name, result in results.items()}
+        verdicts |= judge(by_component[component], located, fixtures)
+    return verdicts
 
 
 def _with_place(result: sandbox.ProbeResult, package: Path, module: str) -> sandbox.ProbeResult:

@@ -70,6 +70,7 @@ cap tighter than asked (student code may fail to fork), never looser, and never 
 `stdout_tail` is student-controlled text and may quote the probe source it read: show it as such.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -84,6 +85,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -708,42 +710,94 @@ def run_probes(
 
     Returns one ProbeResult per probe, in order. Raises SandboxError only for faults of the grader's host.
     """
-    if len(set(probes)) != len(probes) or not all(name.isidentifier() for name in probes):
-        raise ValueError(f"probe names must be distinct identifiers: {probes}")
-    if not set(inputs) <= set(probes):
-        raise ValueError(f"inputs for unknown probes: {sorted(set(inputs) - set(probes))}")
+    return run_many([Job(package, probe_module, probes, inputs)], limits, runtime=runtime)[0]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one sandbox run does: `probes` (functions of `probe_module`) on `package`/tinytorch, fed `inputs`."""
+
+    package: Path
+    probe_module: Path
+    probes: list[str]
+    inputs: dict[str, dict[str, np.ndarray]]
+
+
+def run_many(jobs: list[Job], limits: Limits = Limits(), *, runtime: Runtime | None = None) -> list[dict]:
+    """Run each job in a fresh sandbox of its own (as `run_probes`), all at the same time; their results, in order.
+
+    Runs share nothing: each has its own box, results file, cgroups, namespaces and deadline. Every sandbox is
+    started from this thread before any other thread exists (a root grader's bubblewrap starts from a fork that runs
+    Python code, which is only safe without other threads); then one thread per run waits for it.
+    """
+    for job in jobs:
+        if len(set(job.probes)) != len(job.probes) or not all(name.isidentifier() for name in job.probes):
+            raise ValueError(f"probe names must be distinct identifiers: {job.probes}")
+        if not set(job.inputs) <= set(job.probes):
+            raise ValueError(f"inputs for unknown probes: {sorted(set(job.inputs) - set(job.probes))}")
     runtime = runtime or prepare_runtime()
-    with tempfile.TemporaryDirectory(prefix="tinytorch-sandbox-") as base:
-        # Others may pass through `base` but not list it, so only who knows the box's random name reaches it:
-        # the grader and its bubblewrap (which a root grader starts as nobody).
-        os.chmod(base, 0o711)
-        box = Path(base) / uuid.uuid4().hex
-        results_fd = os.open(Path(base) / "results", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        try:
-            too_large = _fill_box(box, package, probe_module, probes, inputs, limits, results_fd)
-            if too_large:
-                return {name: ProbeResult(None, too_large, "import-failed", 0.0, "") for name in probes}
-            cgroup = _Cgroup.create(limits)
-            try:
-                grader = BOX / "grader"
-                worker = [str(runtime.python), "-I", "-S", "-B", str(grader / "worker.py"), str(grader / "config.json")]
-                start = time.monotonic()
-                proc = _launch(runtime, worker, {BOX: box}, limits.tmp, cgroup.dirs, keep=(results_fd,))
-                try:
-                    tail, timed_out = _drain(proc, start + limits.deadline(len(probes)))
-                finally:
-                    if proc.poll() is None:
-                        _kill(proc)
-                    proc.stdout.close()
-                elapsed = time.monotonic() - start
-                frames, problem = _read_frames(results_fd, limits.output)
-                oom = cgroup.oom_kills() > 0
-            finally:
-                cgroup.destroy()
-        finally:
-            os.close(results_fd)
+    with contextlib.ExitStack() as cleanup:
+        runs = [_start(job, limits, runtime, cleanup) for job in jobs]
+        if len(runs) == 1:
+            return [_finish(runs[0], limits)]
+        with ThreadPoolExecutor(len(runs)) as pool:
+            return list(pool.map(lambda run: _finish(run, limits), runs))
+
+
+@dataclass
+class _Started:
+    """A run in progress (or one that never started: `early` holds its results)."""
+
+    probes: list[str]
+    results_fd: int = -1
+    cgroup: "_Cgroup | None" = None
+    proc: subprocess.Popen | None = None
+    start: float = 0.0
+    early: dict[str, ProbeResult] | None = None
+
+
+def _start(job: Job, limits: Limits, runtime: Runtime, cleanup: contextlib.ExitStack) -> _Started:
+    """Fill a fresh box for `job` and start its sandbox; `cleanup` removes the box and the cgroups afterwards."""
+    base = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="tinytorch-sandbox-"))
+    # Others may pass through `base` but not list it, so only who knows the box's random name reaches it:
+    # the grader and its bubblewrap (which a root grader starts as nobody).
+    os.chmod(base, 0o711)
+    box = Path(base) / uuid.uuid4().hex
+    results_fd = os.open(Path(base) / "results", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+    cleanup.callback(os.close, results_fd)
+    too_large = _fill_box(box, job.package, job.probe_module, job.probes, job.inputs, limits, results_fd)
+    if too_large:
+        early = {name: ProbeResult(None, too_large, "import-failed", 0.0, "") for name in job.probes}
+        return _Started(job.probes, early=early)
+    cgroup = _Cgroup.create(limits)
+    cleanup.callback(cgroup.destroy)
+    grader = BOX / "grader"
+    worker = [str(runtime.python), "-I", "-S", "-B", str(grader / "worker.py"), str(grader / "config.json")]
+    start = time.monotonic()
+    proc = _launch(runtime, worker, {BOX: box}, limits.tmp, cgroup.dirs, keep=(results_fd,))
+    cleanup.callback(_stop, proc)
+    return _Started(job.probes, results_fd, cgroup, proc, start)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        _kill(proc)
+    proc.stdout.close()
+
+
+def _finish(run: _Started, limits: Limits) -> dict[str, ProbeResult]:
+    """Wait for a started run until its deadline, stop it, and read its results."""
+    if run.early is not None:
+        return run.early
+    try:
+        tail, timed_out = _drain(run.proc, run.start + limits.deadline(len(run.probes)))
+    finally:
+        _stop(run.proc)
+    elapsed = time.monotonic() - run.start
+    frames, problem = _read_frames(run.results_fd, limits.output)
+    oom = run.cgroup.oom_kills() > 0
     stdout_tail = tail.decode("utf-8", "replace")
-    return _results(probes, frames, problem, proc.returncode, timed_out, oom, elapsed, limits, stdout_tail)
+    return _results(run.probes, frames, problem, run.proc.returncode, timed_out, oom, elapsed, limits, stdout_tail)
 
 
 def _fill_box(
