@@ -136,7 +136,7 @@ class Limits:
     timeout: float = 20.0  # wall-clock seconds for the whole run (import + all probes), at least (see `deadline`)
     probe_timeout: float = 10.0  # wall-clock seconds for the import and for each probe (SIGALRM in the worker)
     memory: int = 1 << 30  # address space per process, bytes
-    cpu: int = 30  # CPU seconds per process
+    cpu: int = 30  # CPU seconds per process, at least (see `cpu_seconds`)
     processes: int = 64  # processes/threads of the run: bubblewrap's init, the worker and what it starts
     output: int = 32 << 20  # bytes of results, and the largest file the student may write
     tmp: int = 16 << 20  # size of the writable /tmp
@@ -148,11 +148,16 @@ class Limits:
         stuck after others timed out would be cut short, and reported with another figure than its budget."""
         return max(self.timeout, self.probe_timeout * (probes + 1) + STARTUP_SECONDS)
 
-    def rlimits(self) -> dict[str, int]:
-        """The worker's per-process limits, by `resource` constant name."""
+    def cpu_seconds(self, probes: int) -> int:
+        """CPU seconds per process of a run of `probes` probes: `cpu`, or the run's deadline if that is longer, so
+        that a loop that spins through every probe's budget is stopped by the budgets, not by the CPU limit."""
+        return max(self.cpu, math.ceil(self.deadline(probes)))
+
+    def rlimits(self, probes: int = 0) -> dict[str, int]:
+        """The worker's per-process limits for a run of `probes` probes, by `resource` constant name."""
         return {
             "RLIMIT_AS": self.memory,
-            "RLIMIT_CPU": self.cpu,
+            "RLIMIT_CPU": self.cpu_seconds(probes),
             "RLIMIT_NPROC": self.processes,
             "RLIMIT_FSIZE": self.output,
             "RLIMIT_NOFILE": self.open_files,
@@ -825,7 +830,7 @@ def _fill_box(
     np.savez(box / "grader" / "inputs.npz", **arrays)
     config = {
         "results_fd": results_fd,
-        "limits": limits.rlimits(),
+        "limits": limits.rlimits(len(probes)),
         "student": str(BOX / "student"),
         "site": str(SITE),
         "grader": str(BOX / "grader"),
@@ -864,7 +869,7 @@ def _results(
     elif oom:
         status, why = "memory", f"the sandbox ran out of memory (limit {limits.memory >> 20} MiB)"
     elif code == 128 + signal.SIGXCPU:
-        status, why = "timeout", f"it used more than {limits.cpu} s of CPU time"
+        status, why = "timeout", f"it used more than {limits.cpu_seconds(len(probes))} s of CPU time"
     elif "worker-error" in events:
         status, why = "crashed", f"the sandbox worker failed: {_text(events['worker-error'][0].get('error'))}"
     elif problem:

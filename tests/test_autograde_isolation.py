@@ -171,3 +171,13 @@ def test_wrong_values_lose_exactly_the_points_of_the_mutant_of_the_same_bug(cour
     mutant = next(m for m in MUTANTS if m.component == component)
     lost = {name for name, (score, _) in graded_cells(course, student).items() if score < points[name]}
     assert lost == mutant.caught
+
+
+def test_the_cpu_limit_never_stops_a_run_before_every_probe_had_its_budget():
+    """A loop that spins through every probe's budget uses about the run's deadline in CPU seconds: the per-process
+    CPU limit is at least that (the sample class's mallory lost Sequential's parameters() check to a 30 s limit)."""
+    from autograde.sandbox import Limits
+
+    limits = Limits(timeout=20.0, probe_timeout=10.0, cpu=30)
+    assert limits.deadline(7) == 10.0 * 8 + 2.0 and limits.cpu_seconds(7) == 82
+    assert limits.rlimits(7)["RLIMIT_CPU"] == 82 and Limits(cpu=30).cpu_seconds(0) == 30
