@@ -15,11 +15,19 @@ three of 03_layers are deleted), and a cell whose metadata schema version was ed
 autograde` run. `SubmissionExporter` refuses a file that is not a notebook, with the reason (`notebook_problem`)
 in nbgrader's log.
 
-Module N is graded with the reference implementation of the modules before it, so a mistake in module 01 is
-not punished again in module 03; the code under test is the student's own.
+A mistake is punished once. Module N is graded with the reference implementation of the modules before it, so a
+mistake in module 01 is not punished again in module 03; and each component of module N (settings.ini [components],
+one solution cell `<component>-implementation` each) is graded in isolation: its checks run on a package exported
+from the student's notebook with every other component's solution cell replaced by the reference's, in a sandbox run
+of its own. A cell that does not parse or fails at import, a hang, a crash or a memory bomb costs only the checks
+of its own component, and a bug in Linear is not punished again in Sequential's checks. The code under test is the
+student's own: the reference of the component being graded is never in its package. A component without a solution
+cell of its own (module 02's `module`, the contract every activation keeps) is graded on all of the student's code.
 """
 
 import bisect
+import copy
+import dataclasses
 import functools
 import json
 import logging
@@ -35,7 +43,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Float, Integer
 
 from autograde import fixture_io, judging, packs, sandbox
-from tinytorch_course import notebooks, settings
+from tinytorch_course import export, notebooks, settings
 
 REFERENCE = settings.ROOT / "tinytorch"
 RESTORED = "autograde"  # metadata of a cell RestoreCells put back: {"missing": true}
@@ -44,6 +52,30 @@ RESTORED = "autograde"  # metadata of a cell RestoreCells put back: {"missing": 
 _fixtures = functools.cache(fixture_io.load_fixtures)
 _course = functools.cache(settings.load)
 _runtime = functools.cache(sandbox.prepare_runtime)
+SOLUTION_SUFFIX = "-implementation"  # a component's solution cell is `<component>-implementation`
+
+
+@functools.cache
+def _reference_solutions(module: str) -> dict[str, str]:
+    """grade_id -> the instructor's source of each solution cell of `module` (read once per grading process)."""
+    from autograde.samples import reference_solutions
+
+    return reference_solutions(module)
+
+
+def isolated_notebook(nb: NotebookNode, module: str, component: str) -> NotebookNode:
+    """The student's notebook for grading `component` alone: every other component's solution cell holds the
+    reference's code; the component's own solution cell and every cell that is no component's stay the student's.
+    A component without a solution cell of its own gets the student's notebook unchanged."""
+    references = _reference_solutions(module)
+    if f"{component}{SOLUTION_SUFFIX}" not in references:
+        return nb
+    isolated = copy.deepcopy(nb)
+    for cell in isolated.cells:
+        name = _grade_id(cell)
+        if notebooks.nbgrader(cell).get("solution") and name in references and name != f"{component}{SOLUTION_SUFFIX}":
+            cell.source = references[name]
+    return isolated
 
 
 def scratch_package(nb: NotebookNode, module: str, dest: Path) -> Path:
@@ -317,9 +349,8 @@ class TrustedChecks(NbGraderPreprocessor):
             meta = notebooks.nbgrader(cell)
             name = meta.get("grade_id")
             if meta.get("grade") and name in verdicts:
-                # on the checks of its component, and on any other check that failed, e.g. one that needs its code
-                component, passed = _component(name, module), verdicts[name].passed
-                notes = [note for of, note in missing.items() if of == component or not passed]
+                # on the checks of its own component only: the others are graded with the reference's code for it
+                notes = [note for of, note in missing.items() if of == _component(name, module)]
                 cell.outputs = _outputs(verdicts[name], module_checks[name].title, notes)
                 cell.execution_count = None
         return nb, resources
@@ -327,29 +358,63 @@ class TrustedChecks(NbGraderPreprocessor):
     def _verdicts(
         self, nb: NotebookNode, module: str, module_checks: list[judging.Check]
     ) -> dict[str, judging.Verdict]:
-        from tinytorch_course.export import ExportError
-
-        fixtures = _fixtures(module)
-        probes = sorted({check.probe for check in module_checks})
+        limits = sandbox.Limits(timeout=self.timeout, probe_timeout=self.probe_timeout, memory=self.memory)
+        by_component: dict[str, list[judging.Check]] = {}
+        for check in module_checks:
+            by_component.setdefault(_component(check.name, module), []).append(check)
         with tempfile.TemporaryDirectory(prefix="tinytorch-grade-") as scratch:
-            try:
-                package = scratch_package(nb, module, Path(scratch))
-            except ExportError as error:
-                return {c.name: judging.grade(c, None, fixtures[c.probe], f"your code does not parse: {error}")
-                        for c in module_checks}  # fmt: skip
-            limits = sandbox.Limits(timeout=self.timeout, probe_timeout=self.probe_timeout, memory=self.memory)
-            results = sandbox.run_probes(
-                package.parent,
-                packs.load(module).probe_file,
-                probes,
-                {name: fixtures[name].inputs for name in probes},
-                limits,
-                runtime=_runtime(),
-            )
-        verdicts = judge(module_checks, results, fixtures)
+            verdicts = grade_components(nb, module, by_component, Path(scratch), limits)
         for name, verdict in verdicts.items():
             self.log.info("%s %s: %s", module, name, "passed" if verdict.passed else "failed")
-        return verdicts
+        return {check.name: verdicts[check.name] for check in module_checks}
+
+
+def grade_components(
+    nb: NotebookNode, module: str, by_component: dict[str, list[judging.Check]], scratch: Path, limits: sandbox.Limits
+) -> dict[str, judging.Verdict]:
+    """The verdicts of each component's checks on its isolated package (`isolated_notebook`, exported into
+    scratch/<component>), each run in a sandbox of its own, all at the same time. A component whose cell does not
+    parse gets that message on its checks, and no run."""
+    from tinytorch_course.export import ExportError
+
+    fixtures, probe_file = _fixtures(module), packs.load(module).probe_file
+    verdicts, packages, jobs = {}, {}, []
+    for component, checks in by_component.items():
+        try:
+            packages[component] = scratch_package(isolated_notebook(nb, module, component), module, scratch / component)
+        except ExportError as error:
+            problem = f"your code does not parse: {error}"
+            verdicts |= {check.name: judging.grade(check, None, fixtures[check.probe], problem) for check in checks}
+            continue
+        probes = sorted({check.probe for check in checks})
+        jobs.append(
+            sandbox.Job(packages[component].parent, probe_file, probes, {n: fixtures[n].inputs for n in probes})
+        )
+    runs = sandbox.run_many(jobs, limits, runtime=_runtime()) if jobs else []
+    for (component, package), results in zip(packages.items(), runs, strict=True):
+        located = {name: _with_place(result, package, module) for name, result in results.items()}
+        verdicts |= judge(by_component[component], located, fixtures)
+    return verdicts
+
+
+def _with_place(result: sandbox.ProbeResult, package: Path, module: str) -> sandbox.ProbeResult:
+    """A failed import or a timeout, with the notebook cell and line of the student's code it failed or hung in
+    added to its error, when the innermost frame of the module's own file is known (earlier modules are the
+    reference's). Nothing else in the student's code says where those happened; other errors are left as they are."""
+    own = str(Path(package.name) / _course().package_file(module))
+    frame = next((frame for frame in reversed(result.where) if frame[0] == own), None)
+    if frame is None or result.error is None or result.status not in ("import-failed", "timeout"):
+        return result
+    try:
+        place = export._locate(package.parent / own, frame[1])
+    except (OSError, ValueError, KeyError):  # a frame forged by the student's code: no place to name
+        return result
+    function = frame[2]
+    if result.status == "timeout" and result.error.startswith("did not finish") and function != "<module>":
+        error = f"{function} {result.error} ({place})"
+    else:
+        error = f"{result.error} ({place if function == '<module>' else f'in {function}, {place}'})"
+    return dataclasses.replace(result, error=error)
 
 
 def judge(

@@ -38,8 +38,8 @@ How each run is isolated (`run_probes`):
 - Network and IPC. New net namespace (only its own loopback: nothing outside the run is reachable), new IPC and
   UTS namespaces.
 - Processes. New PID namespace whose init is bubblewrap's, which ignores every signal the student sends; the
-  parent kills it on the wall-clock deadline (`Limits.timeout`) and the kernel then kills every process in the
-  namespace, forked or daemonised ones included. Should the grader itself die, `--die-with-parent` ends the run;
+  parent kills it on the run's wall-clock deadline (`Limits.deadline`) and the kernel then kills every process in
+  the namespace, forked or daemonised ones included. Should the grader itself die, `--die-with-parent` ends the run;
   `sweep()` later removes its scratch dir and cgroups.
 - Resources. Per process, set by the worker before any student code runs and inherited by all it starts:
   address space (`memory`), CPU seconds, processes, file size (`output`: bounds the results channel and any file
@@ -49,7 +49,9 @@ How each run is isolated (`run_probes`):
   grader's own limits, so creating the namespace is never refused for the grader's other processes. Per run,
   where the host lets the grader create cgroups (root: v1 here; v2 only where the controllers are delegated):
   total memory, tasks and one CPU, which also bound a fork bomb whose every child allocates. The worker itself
-  gives each probe (and the import) `probe_timeout` via SIGALRM, so one hanging probe does not cost the others.
+  gives each probe (and the import) `probe_timeout` via SIGALRM, so one hanging probe does not cost the others. The
+  run's deadline leaves every probe its whole budget (`Limits.deadline`): it only stops a probe the alarm could not
+  interrupt (a long C call, a blocked signal), and says so with the probe's budget, the one figure a student sees.
 - Output. stdout+stderr go to a pipe the parent drains, keeping only the last `TAIL_BYTES`: unbounded printing
   costs the student's time, never the grader's memory or disk.
 - Results. The worker writes frames (JSON meta + .npy blobs) to an inherited descriptor of a file outside the
@@ -68,6 +70,7 @@ cap tighter than asked (student code may fail to fork), never looser, and never 
 `stdout_tail` is student-controlled text and may quote the probe source it read: show it as such.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -82,6 +85,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -110,6 +114,7 @@ TAIL_BYTES = 2048
 ERROR_CHARS = 300
 PACKAGE_MAX_BYTES = 32 << 20
 PACKAGE_MAX_FILES = 2000
+STARTUP_SECONDS = 2.0  # a run's own start and teardown, on top of its budgets (a loaded 2-core machine needs ~0.5)
 _ENV = {
     "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
     "LANG": "C.UTF-8",
@@ -128,20 +133,31 @@ class SandboxError(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    timeout: float = 20.0  # wall-clock seconds for the whole run (import + all probes)
+    timeout: float = 20.0  # wall-clock seconds for the whole run (import + all probes), at least (see `deadline`)
     probe_timeout: float = 10.0  # wall-clock seconds for the import and for each probe (SIGALRM in the worker)
     memory: int = 1 << 30  # address space per process, bytes
-    cpu: int = 30  # CPU seconds per process
+    cpu: int = 30  # CPU seconds per process, at least (see `cpu_seconds`)
     processes: int = 64  # processes/threads of the run: bubblewrap's init, the worker and what it starts
     output: int = 32 << 20  # bytes of results, and the largest file the student may write
     tmp: int = 16 << 20  # size of the writable /tmp
     open_files: int = 256
 
-    def rlimits(self) -> dict[str, int]:
-        """The worker's per-process limits, by `resource` constant name."""
+    def deadline(self, probes: int) -> float:
+        """Wall-clock seconds a run of `probes` probes may take: `timeout`, or more when the import and every probe
+        need it to use their whole budget. A budget is each probe's own: if the run's deadline came sooner, a probe
+        stuck after others timed out would be cut short, and reported with another figure than its budget."""
+        return max(self.timeout, self.probe_timeout * (probes + 1) + STARTUP_SECONDS)
+
+    def cpu_seconds(self, probes: int) -> int:
+        """CPU seconds per process of a run of `probes` probes: `cpu`, or the run's deadline if that is longer, so
+        that a loop that spins through every probe's budget is stopped by the budgets, not by the CPU limit."""
+        return max(self.cpu, math.ceil(self.deadline(probes)))
+
+    def rlimits(self, probes: int = 0) -> dict[str, int]:
+        """The worker's per-process limits for a run of `probes` probes, by `resource` constant name."""
         return {
             "RLIMIT_AS": self.memory,
-            "RLIMIT_CPU": self.cpu,
+            "RLIMIT_CPU": self.cpu_seconds(probes),
             "RLIMIT_NPROC": self.processes,
             "RLIMIT_FSIZE": self.output,
             "RLIMIT_NOFILE": self.open_files,
@@ -156,6 +172,9 @@ class ProbeResult:
     status: Status
     seconds: float
     stdout_tail: str  # last TAIL_BYTES of the run's stdout+stderr (the same for every probe of a run)
+    # The innermost frames of the student's package it failed or hung in, innermost last: (file relative to the
+    # package's folder, line, function). Student-controlled like the rest; () when unknown.
+    where: tuple[tuple[str, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -657,6 +676,20 @@ def _memory_note(error: str, status: str, limits: Limits) -> str:
     return _text(f"{error} (the sandbox allows {limits.memory >> 20} MiB)") if status == "memory" else error
 
 
+def _frames(value: object) -> tuple[tuple[str, int, str], ...]:
+    """The worker's `where` list, kept only in the shape it is sent in (forged records may hold any JSON)."""
+    if not isinstance(value, list) or len(value) > 8:
+        return ()
+    frames = []
+    for frame in value:
+        if not (isinstance(frame, list) and len(frame) == 3 and isinstance(frame[1], int)):
+            return ()
+        if not all(isinstance(text, str) and len(text) <= 200 for text in (frame[0], frame[2])):
+            return ()
+        frames.append((frame[0], frame[1], frame[2]))
+    return tuple(frames)
+
+
 def _seconds(value: object) -> float:
     return float(value) if isinstance(value, int | float) and math.isfinite(value) and value >= 0 else 0.0
 
@@ -682,42 +715,94 @@ def run_probes(
 
     Returns one ProbeResult per probe, in order. Raises SandboxError only for faults of the grader's host.
     """
-    if len(set(probes)) != len(probes) or not all(name.isidentifier() for name in probes):
-        raise ValueError(f"probe names must be distinct identifiers: {probes}")
-    if not set(inputs) <= set(probes):
-        raise ValueError(f"inputs for unknown probes: {sorted(set(inputs) - set(probes))}")
+    return run_many([Job(package, probe_module, probes, inputs)], limits, runtime=runtime)[0]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What one sandbox run does: `probes` (functions of `probe_module`) on `package`/tinytorch, fed `inputs`."""
+
+    package: Path
+    probe_module: Path
+    probes: list[str]
+    inputs: dict[str, dict[str, np.ndarray]]
+
+
+def run_many(jobs: list[Job], limits: Limits = Limits(), *, runtime: Runtime | None = None) -> list[dict]:
+    """Run each job in a fresh sandbox of its own (as `run_probes`), all at the same time; their results, in order.
+
+    Runs share nothing: each has its own box, results file, cgroups, namespaces and deadline. Every sandbox is
+    started from this thread before any other thread exists (a root grader's bubblewrap starts from a fork that runs
+    Python code, which is only safe without other threads); then one thread per run waits for it.
+    """
+    for job in jobs:
+        if len(set(job.probes)) != len(job.probes) or not all(name.isidentifier() for name in job.probes):
+            raise ValueError(f"probe names must be distinct identifiers: {job.probes}")
+        if not set(job.inputs) <= set(job.probes):
+            raise ValueError(f"inputs for unknown probes: {sorted(set(job.inputs) - set(job.probes))}")
     runtime = runtime or prepare_runtime()
-    with tempfile.TemporaryDirectory(prefix="tinytorch-sandbox-") as base:
-        # Others may pass through `base` but not list it, so only who knows the box's random name reaches it:
-        # the grader and its bubblewrap (which a root grader starts as nobody).
-        os.chmod(base, 0o711)
-        box = Path(base) / uuid.uuid4().hex
-        results_fd = os.open(Path(base) / "results", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
-        try:
-            too_large = _fill_box(box, package, probe_module, probes, inputs, limits, results_fd)
-            if too_large:
-                return {name: ProbeResult(None, too_large, "import-failed", 0.0, "") for name in probes}
-            cgroup = _Cgroup.create(limits)
-            try:
-                grader = BOX / "grader"
-                worker = [str(runtime.python), "-I", "-S", "-B", str(grader / "worker.py"), str(grader / "config.json")]
-                start = time.monotonic()
-                proc = _launch(runtime, worker, {BOX: box}, limits.tmp, cgroup.dirs, keep=(results_fd,))
-                try:
-                    tail, timed_out = _drain(proc, start + limits.timeout)
-                finally:
-                    if proc.poll() is None:
-                        _kill(proc)
-                    proc.stdout.close()
-                elapsed = time.monotonic() - start
-                frames, problem = _read_frames(results_fd, limits.output)
-                oom = cgroup.oom_kills() > 0
-            finally:
-                cgroup.destroy()
-        finally:
-            os.close(results_fd)
+    with contextlib.ExitStack() as cleanup:
+        runs = [_start(job, limits, runtime, cleanup) for job in jobs]
+        if len(runs) == 1:
+            return [_finish(runs[0], limits)]
+        with ThreadPoolExecutor(len(runs)) as pool:
+            return list(pool.map(lambda run: _finish(run, limits), runs))
+
+
+@dataclass
+class _Started:
+    """A run in progress (or one that never started: `early` holds its results)."""
+
+    probes: list[str]
+    results_fd: int = -1
+    cgroup: "_Cgroup | None" = None
+    proc: subprocess.Popen | None = None
+    start: float = 0.0
+    early: dict[str, ProbeResult] | None = None
+
+
+def _start(job: Job, limits: Limits, runtime: Runtime, cleanup: contextlib.ExitStack) -> _Started:
+    """Fill a fresh box for `job` and start its sandbox; `cleanup` removes the box and the cgroups afterwards."""
+    base = cleanup.enter_context(tempfile.TemporaryDirectory(prefix="tinytorch-sandbox-"))
+    # Others may pass through `base` but not list it, so only who knows the box's random name reaches it:
+    # the grader and its bubblewrap (which a root grader starts as nobody).
+    os.chmod(base, 0o711)
+    box = Path(base) / uuid.uuid4().hex
+    results_fd = os.open(Path(base) / "results", os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+    cleanup.callback(os.close, results_fd)
+    too_large = _fill_box(box, job.package, job.probe_module, job.probes, job.inputs, limits, results_fd)
+    if too_large:
+        early = {name: ProbeResult(None, too_large, "import-failed", 0.0, "") for name in job.probes}
+        return _Started(job.probes, early=early)
+    cgroup = _Cgroup.create(limits)
+    cleanup.callback(cgroup.destroy)
+    grader = BOX / "grader"
+    worker = [str(runtime.python), "-I", "-S", "-B", str(grader / "worker.py"), str(grader / "config.json")]
+    start = time.monotonic()
+    proc = _launch(runtime, worker, {BOX: box}, limits.tmp, cgroup.dirs, keep=(results_fd,))
+    cleanup.callback(_stop, proc)
+    return _Started(job.probes, results_fd, cgroup, proc, start)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        _kill(proc)
+    proc.stdout.close()
+
+
+def _finish(run: _Started, limits: Limits) -> dict[str, ProbeResult]:
+    """Wait for a started run until its deadline, stop it, and read its results."""
+    if run.early is not None:
+        return run.early
+    try:
+        tail, timed_out = _drain(run.proc, run.start + limits.deadline(len(run.probes)))
+    finally:
+        _stop(run.proc)
+    elapsed = time.monotonic() - run.start
+    frames, problem = _read_frames(run.results_fd, limits.output)
+    oom = run.cgroup.oom_kills() > 0
     stdout_tail = tail.decode("utf-8", "replace")
-    return _results(probes, frames, problem, proc.returncode, timed_out, oom, elapsed, limits, stdout_tail)
+    return _results(run.probes, frames, problem, run.proc.returncode, timed_out, oom, elapsed, limits, stdout_tail)
 
 
 def _fill_box(
@@ -745,7 +830,7 @@ def _fill_box(
     np.savez(box / "grader" / "inputs.npz", **arrays)
     config = {
         "results_fd": results_fd,
-        "limits": limits.rlimits(),
+        "limits": limits.rlimits(len(probes)),
         "student": str(BOX / "student"),
         "site": str(SITE),
         "grader": str(BOX / "grader"),
@@ -779,11 +864,12 @@ def _results(
         raise SandboxError(f"the sandbox failed before running student code ({_exit_text(code)}):\n{tail}")
     # What ended the run early, if it did not finish.
     if timed_out:
-        status, why = "timeout", f"the sandbox stopped it after {limits.timeout:g} s (wall clock)"
+        budget = f"did not finish within {limits.probe_timeout:g} s"
+        status, why = "timeout", f"{budget} and could not be interrupted, so the sandbox stopped it"
     elif oom:
         status, why = "memory", f"the sandbox ran out of memory (limit {limits.memory >> 20} MiB)"
     elif code == 128 + signal.SIGXCPU:
-        status, why = "timeout", f"it used more than {limits.cpu} s of CPU time"
+        status, why = "timeout", f"it used more than {limits.cpu_seconds(len(probes))} s of CPU time"
     elif "worker-error" in events:
         status, why = "crashed", f"the sandbox worker failed: {_text(events['worker-error'][0].get('error'))}"
     elif problem:
@@ -798,7 +884,8 @@ def _results(
         import_status = imported.get("status")
         import_status = import_status if import_status in ("timeout", "memory") else "import-failed"
         error = _memory_note(_text(imported.get("error")) or "import failed", import_status, limits)
-        return {name: ProbeResult(None, error, import_status, 0.0, tail) for name in probes}
+        where = _frames(imported.get("where"))
+        return {name: ProbeResult(None, error, import_status, 0.0, tail, where) for name in probes}
     done = {meta.get("name"): (meta, payload) for meta, payload in frames if meta.get("event") == "probe"}
     results: dict[str, ProbeResult] = {}
     culprit = None
@@ -816,7 +903,7 @@ def _results(
                 error = _memory_note(_text(meta.get("error")) or probe_status, probe_status, limits)
             else:
                 probe_status, error = "crashed", "the probe's result record is malformed"
-            results[name] = ProbeResult(outputs, error, probe_status, seconds, tail)
+            results[name] = ProbeResult(outputs, error, probe_status, seconds, tail, _frames(meta.get("where")))
         elif "done" in events:
             results[name] = ProbeResult(None, "no result was recorded for this probe", "crashed", 0.0, tail)
         elif culprit is None:

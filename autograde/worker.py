@@ -8,8 +8,10 @@ channel, an inherited file descriptor, as a sequence of frames:
     u64 length of the rest | u32 length of meta | meta (UTF-8 JSON) | the .npy blobs listed in meta["arrays"]
 
 Events, in order: {"event": "ready"} (set up, no student code run yet), {"event": "import", "status", "error",
-"seconds"}, one {"event": "probe", "name", "status", "error", "seconds", "arrays": [[key, nbytes], ...]} per probe,
-then {"event": "done"}. Each frame is written as soon as it is known, so a crash later keeps what came before.
+"seconds", "where"}, one {"event": "probe", "name", "status", "error", "seconds", "where", "arrays": [[key, nbytes],
+...]} per probe, then {"event": "done"}. Each frame is written as soon as it is known, so a crash later keeps what came
+before. `where` lists the innermost frames of the student's package that an exception or a timeout passed through,
+[[file relative to the package's folder, line, function], ...], innermost last: the grader maps them to notebook cells.
 
 Student code runs in this same process and can forge or garble anything here; that is fine, because the grader
 validates every frame and judges only the arrays (which the student's code could have produced anyway).
@@ -71,6 +73,20 @@ def _describe(exc: BaseException) -> str:
         text = "<the exception's message could not be read>"
     text = f"{name}: {text}" if text else name
     return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 3] + "..."
+
+
+def _where(exc: BaseException, student: str) -> list[list]:
+    """The innermost frames of the student's files that `exc` passed through (at most 8), innermost last."""
+    frames, tb = [], exc.__traceback__
+    try:
+        while tb is not None and len(frames) < 10_000:
+            code = tb.tb_frame.f_code
+            if isinstance(code.co_filename, str) and code.co_filename.startswith(student + os.sep):
+                frames.append([code.co_filename[len(student) + 1 :], tb.tb_lineno, code.co_qualname])
+            tb = tb.tb_next
+    except BaseException:  # a traceback the student's code tampered with: no place to name
+        return []
+    return frames[-8:]
 
 
 def _status(exc: BaseException) -> str:
@@ -144,7 +160,8 @@ def main(config: dict, channel: Channel) -> None:
     except BaseException as exc:
         status = "import-failed" if _status(exc) == "error" else _status(exc)
         error = f"importing your package {_describe(exc)}" if status == "timeout" else _describe(exc)
-        channel.send({"event": "import", "status": status, "error": error, "seconds": _perf() - start})
+        where = _where(exc, config["student"])
+        channel.send({"event": "import", "status": status, "error": error, "seconds": _perf() - start, "where": where})
         return
     channel.send({"event": "import", "status": "ok", "error": None, "seconds": _perf() - start})
 
@@ -157,7 +174,12 @@ def main(config: dict, channel: Channel) -> None:
             with _Budget(config["probe_timeout"]):
                 index, blobs = _encode(getattr(probes, name)(inputs[name]), np, config["max_output"])
         except BaseException as exc:
-            meta = {"status": _status(exc), "error": _describe(exc), "arrays": []}
+            meta = {
+                "status": _status(exc),
+                "error": _describe(exc),
+                "arrays": [],
+                "where": _where(exc, config["student"]),
+            }
             blobs = []
         else:
             meta = {"status": "ok", "error": None, "arrays": index}

@@ -5,7 +5,10 @@ tamper-evident, and the feedback says what differs without dumping fixtures.
 
 Probes run in-process here; isolating them is the sandbox's job, tested elsewhere. A "student package" is a copy
 of the reference package with a few lines edited, imported as `tinytorch` while its probes run, and each probe's
-outputs travel through an .npz (allow_pickle=False), as they do from the sandbox.
+outputs travel through an .npz (allow_pickle=False), as they do from the sandbox. Each component is graded in
+isolation, as the grader does (autograde/preprocessors.py): its checks run on the student's module file with every
+other component's solution cell (the file's section under that cell's `# %% ... #<cell id>` header) put back to the
+reference's, so a bug loses points on its own component only.
 """
 
 import ast
@@ -35,6 +38,7 @@ from autograde import compare, fixture_io, judging, make_fixtures, packs
 from autograde.fixture_io import load_fixtures
 from autograde.judging import Verdict, grade
 from autograde.probes import protocol
+from tinytorch_course import notebooks
 from tinytorch_course import settings as course_settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,32 +88,81 @@ def _fixtures(module: str) -> dict:
     return load_fixtures(module)  # read-only arrays: safe to share between tests
 
 
-def run_checks(module: str, folder: Path | None = None, seed: int | None = None) -> dict[str, Verdict]:
-    """Every check of `module` on the package in folder/tinytorch, probes imported afresh as the sandbox imports
-    them, each fed a copy of its fixture's inputs (with `seed` replacing the seeds a probe gives NumPy, if given)."""
-    fixtures = _fixtures(module)
-    if seed is not None:
-        reseed = lambda inputs: inputs | {k: np.array(seed + len(k)) for k in ("seed", "seed_wide") if k in inputs}  # noqa: E731
-        fixtures = {name: replace(fx, inputs=reseed(fx.inputs)) for name, fx in fixtures.items()}
+@functools.cache
+def _solution_cell_ids(module: str) -> dict[str, str]:
+    """component -> the cell id of its solution cell (`<component>-implementation`) in the instructor notebook."""
+    cells = notebooks.read(COURSE.notebook(module))["cells"]
+    ids = {notebooks.nbgrader(cell).get("grade_id"): cell.get("id") for cell in cells}
+    return {c: ids[f"{c}-implementation"] for c in COURSE.components[module] if f"{c}-implementation" in ids}
+
+
+_CELL_HEADER = re.compile(r"^# %% .*#(\S+)\n", re.MULTILINE)
+
+
+def _cell_sections(source: str) -> dict[str, str]:
+    """An exported module file's sections by the cell id in their `# %% ... #<cell id>` header ("" for the top)."""
+    starts = [(m.start(), m[1]) for m in _CELL_HEADER.finditer(source)]
+    bounds = [(0, "")] + starts + [(len(source), None)]
+    return {cell: source[start:end] for (start, cell), (end, _) in zip(bounds[:-1], bounds[1:], strict=True)}
+
+
+def isolated_package(folder: Path, module: str, component: str) -> Path:
+    """A copy of folder/tinytorch whose module file has every other component's solution cell from the reference
+    package, and `component`'s and every other cell from the student's (the grader's isolated_notebook, on files)."""
+    own, cells = _solution_cell_ids(module).get(component), _solution_cell_ids(module).values()
+    relative = Path("tinytorch") / COURSE.package_file(module)
+    reference = _cell_sections((ROOT / relative).read_text())
+    student = _cell_sections((folder / relative).read_text())
+    spliced = {
+        cell: reference[cell] if own and cell in cells and cell != own else text for cell, text in student.items()
+    }
+    isolated = folder.with_name(f"{folder.name}-{component}")
+    if not isolated.exists():
+        shutil.copytree(folder, isolated, ignore=shutil.ignore_patterns("__pycache__"))
+        (isolated / relative).write_text("".join(spliced.values()))
+    return isolated
+
+
+def _probe_results(module: str, folder: Path | None, probes: set[str], fixtures: dict) -> dict[str, tuple]:
+    """probe -> (outputs through an .npz, None) or (None, "Type: message") of `probes` on folder/tinytorch."""
     results: dict[str, tuple[dict | None, str | None]] = {}
     with imported_as_tinytorch(folder), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a buggy student's overflow is judged, not warned about
         try:
-            probes = importlib.import_module(f"autograde.probes.{PACKS[module].name}")
+            module_probes = importlib.import_module(f"autograde.probes.{PACKS[module].name}")
         except Exception as e:  # the sandbox's "import-failed"
-            results = {check.probe: (None, f"{type(e).__name__}: {e}") for check in PACKS[module].checks}
-        for probe in {check.probe for check in PACKS[module].checks} - set(results):
+            return {probe: (None, f"{type(e).__name__}: {e}") for probe in probes}
+        for probe in probes:
             np.random.seed(zlib.crc32(probe.encode()))  # probes that do not seed still draw the same masks each run
             try:
-                outputs = getattr(probes, probe)({k: v.copy() for k, v in fixtures[probe].inputs.items()})
+                outputs = getattr(module_probes, probe)({k: v.copy() for k, v in fixtures[probe].inputs.items()})
                 results[probe] = (_through_npz(outputs), None)
             except Exception as e:  # the sandbox reports a failing probe as "Type: message"
                 results[probe] = (None, f"{type(e).__name__}: {e}")
-    verdicts = {}
+    return results
+
+
+def run_checks(module: str, folder: Path | None = None, seed: int | None = None) -> dict[str, Verdict]:
+    """Every check of `module` on the package in folder/tinytorch, each component's checks on its isolated package
+    (`isolated_package`; the reference's own needs none), probes imported afresh as the sandbox imports them, each
+    fed a copy of its fixture's inputs (with `seed` replacing the seeds a probe gives NumPy, if given)."""
+    fixtures = _fixtures(module)
+    if seed is not None:
+        reseed = lambda inputs: inputs | {k: np.array(seed + len(k)) for k in ("seed", "seed_wide") if k in inputs}  # noqa: E731
+        fixtures = {name: replace(fx, inputs=reseed(fx.inputs)) for name, fx in fixtures.items()}
+    by_component: dict[str, list] = {}
     for check in PACKS[module].checks:
-        outputs, error = results[check.probe]
-        verdicts[check.name] = grade(check, outputs, fixtures[check.probe], error)
-    return verdicts
+        by_component.setdefault(check.name.split("-")[0], []).append(check)
+    if folder is None or folder == ROOT:  # nothing to isolate: every component is the reference's already
+        by_component = {"": list(PACKS[module].checks)}
+    verdicts = {}
+    for component, checks in by_component.items():
+        package = isolated_package(folder, module, component) if component else folder
+        results = _probe_results(module, package, {check.probe for check in checks}, fixtures)
+        for check in checks:
+            outputs, error = results[check.probe]
+            verdicts[check.name] = grade(check, outputs, fixtures[check.probe], error)
+    return {check.name: verdicts[check.name] for check in PACKS[module].checks}
 
 
 def student_package(tmp_path: Path, module: str, edits: list[tuple[str, str]]) -> Path:
@@ -339,25 +392,22 @@ MUTANTS = [
     _m(
         "forget bias",
         "linear",
-        "linear-forward-matches-numpy linear-hidden-reference-outputs sequential-forward-order "
-        "sequential-hidden-deck-mlp-reference",
+        "linear-forward-matches-numpy linear-hidden-reference-outputs",
         "output += self.bias.data",
         "pass  # forgot the bias",
     ),
     _m(
         "weight stored (out, in)",
         "linear",
-        "linear-forward-matches-numpy linear-init-statistics linear-shapes-and-dtype sequential-container "
-        "sequential-forward-order sequential-mlp-784-256-10 sequential-train-eval",
+        "linear-forward-matches-numpy linear-init-statistics linear-shapes-and-dtype",
         "np.random.randn(in_features, out_features)",
         "np.random.randn(out_features, in_features)",
     ),
     _m(
         "PyTorch layout: (out, in) and x @ W.T",
         "linear",
-        "linear-forward-matches-numpy linear-hidden-no-bias linear-hidden-reference-outputs "
-        "linear-init-statistics linear-shapes-and-dtype sequential-forward-order "
-        "sequential-hidden-deck-mlp-reference sequential-mlp-784-256-10",
+        "linear-forward-matches-numpy linear-hidden-no-bias "
+        "linear-hidden-reference-outputs linear-init-statistics linear-shapes-and-dtype",
         "np.random.randn(in_features, out_features)",
         "np.random.randn(out_features, in_features)",
         "output = x.data @ self.weight.data",
@@ -401,23 +451,21 @@ MUTANTS = [
     _m(
         "bias a bare ndarray",
         "linear",
-        "linear-forward-matches-numpy linear-hidden-reference-outputs linear-init-statistics "
-        "linear-shapes-and-dtype sequential-forward-order sequential-hidden-deck-mlp-reference "
-        "sequential-mlp-784-256-10",
+        "linear-forward-matches-numpy linear-hidden-reference-outputs linear-init-statistics linear-shapes-and-dtype",
         "self.bias = Tensor(np.zeros(out_features)) if bias else None",
         "self.bias = np.zeros(out_features, dtype=np.float32) if bias else None",
     ),
     _m(
         "parameters() forgets the bias",
         "linear",
-        "linear-parameters sequential-mlp-784-256-10 sequential-parameters",
+        "linear-parameters",
         "return [self.weight] if self.bias is None else [self.weight, self.bias]",
         "return [self.weight]",
     ),
     _m(
         "parameters() returns arrays",
         "linear",
-        "linear-hidden-no-bias linear-parameters sequential-mlp-784-256-10 sequential-parameters",
+        "linear-hidden-no-bias linear-parameters",
         "return [self.weight] if self.bias is None else [self.weight, self.bias]",
         "return [self.weight.data] if self.bias is None else [self.weight.data, self.bias.data]",
     ),
@@ -453,8 +501,7 @@ MUTANTS = [
     _m(
         "dropout also in eval mode",
         "dropout",
-        "dropout-modes sequential-hidden-deck-mlp-reference sequential-hidden-nested-modes "
-        "sequential-mlp-784-256-10 sequential-train-eval",
+        "dropout-modes",
         "if not training or self.p == 0:",
         "if self.p == 0:",
     ),
@@ -471,7 +518,7 @@ MUTANTS = [
     _m(
         "same mask every call",
         "dropout",
-        "dropout-training-values sequential-hidden-nested-modes sequential-mlp-784-256-10 sequential-train-eval",
+        "dropout-training-values",
         "np.random.random(x.shape) < keep_prob",
         "np.random.default_rng(0).random(x.shape) < keep_prob",
     ),
@@ -789,6 +836,10 @@ def test_student_bug_loses_points_on_its_component(mutant, tmp_path):
     verdicts = run_checks(module, student_package(tmp_path, module, mutant.edits))
     caught = failed(verdicts)
     assert any(name.startswith(f"{mutant.component}-") for name in caught), caught
+    # graded in isolation: a bug is punished on its own component only, and on the checks of a component without
+    # code of its own, which check the student's components together (module 02's activation contract)
+    shared = tuple(f"{c}-" for c in COURSE.components[module] if c not in _solution_cell_ids(module))
+    assert all(name.startswith((f"{mutant.component}-", *shared)) for name in caught), caught
     assert caught == mutant.caught
     for name in caught:
         feedback = verdicts[name].feedback

@@ -217,8 +217,8 @@ def test_a_deleted_solution_cell_scores_like_a_blank_one_and_the_feedback_says_s
         [name for name in POINTS if name.startswith("linear-")], 0.0
     )
     cells = autograded(course, f"solution-deleted-{version}")["cells"]
-    for cell in filter(graded, cells):  # the note explains every point lost, Sequential's MLP built of Linear too
-        assert (MISSING_NOTE in verdict(cell)) == (got[grade_id(cell)] < POINTS[grade_id(cell)]), grade_id(cell)
+    for cell in filter(graded, cells):  # on Linear's checks only: the others are graded with the reference's Linear
+        assert (MISSING_NOTE in verdict(cell)) == grade_id(cell).startswith("linear-"), grade_id(cell)
         assert "NameError" not in verdict(cell)
 
 
