@@ -741,6 +741,13 @@ MUTANTS = [
         "self.previous = GradMode.enabled\n        GradMode.enabled = False",
         "self.previous = GradMode.enabled",
     ),
+    _m(
+        "no_grad keeps the mode it found on the class: a nested one overwrites the outer's",
+        "nograd",
+        "nograd-context nograd-hidden-inference",
+        "self.previous = GradMode.enabled",
+        "no_grad.previous = GradMode.enabled",
+    ),
     # OpGrads
     _m("unbroadcast does not sum", "ops", "backward-broadcasting ops-unbroadcast", UNBROADCAST_SUM, "return grad"),
     _m(
@@ -862,6 +869,13 @@ MUTANTS = [
         "loss-hidden-cross-entropy-huge-logits",
         "for tensor in reversed(self.graph_order()):",
         "for tensor in self.graph_order():",
+    ),
+    _m(
+        "graph freed only when retain_graph=True",
+        "backward",
+        "backward-errors-and-freeing",
+        "if not retain_graph:",
+        "if retain_graph:",
     ),
     _m(
         "graph never freed",
@@ -1150,6 +1164,40 @@ VALID = [
         "leaf gradients added with np.add",
         LEAF_GRAD,
         "tensor.grad = Tensor(grad.copy()) if tensor.grad is None else Tensor(np.add(tensor.grad.data, grad))",
+    ),
+    _v(
+        "05_autograd",
+        "leaf gradients added as Tensors",
+        LEAF_GRAD,
+        "tensor.grad = Tensor(grad.copy()) if tensor.grad is None else tensor.grad + Tensor(grad)",
+    ),
+    _v(
+        "05_autograd",
+        "graph_order by Kahn's algorithm",
+        GRAPH_ORDER,
+        """nodes, stack, seen = [], [self], {id(self)}
+        while stack:  # every Tensor of the graph
+            tensor = stack.pop()
+            nodes.append(tensor)
+            for inp in tensor.grad_fn.inputs if tensor.grad_fn else ():
+                if inp is not None and id(inp) not in seen:
+                    seen.add(id(inp))
+                    stack.append(inp)
+        consumers = {id(t): 0 for t in nodes}
+        for t in nodes:
+            for inp in t.grad_fn.inputs if t.grad_fn else ():
+                if inp is not None:
+                    consumers[id(inp)] += 1
+        order, ready = [], [self]
+        while ready:  # a Tensor is placed once every Tensor computed from it has been
+            tensor = ready.pop()
+            order.append(tensor)
+            for inp in tensor.grad_fn.inputs if tensor.grad_fn else ():
+                if inp is not None:
+                    consumers[id(inp)] -= 1
+                    if consumers[id(inp)] == 0:
+                        ready.append(inp)
+        return order[::-1]""",
     ),
     _v(
         "05_autograd",
