@@ -53,8 +53,9 @@ def _sum_to(g: np.ndarray, shape: tuple) -> np.ndarray:
 
 def _grad(t: Tensor, what: str) -> np.ndarray:
     """The data of t.grad, which must be a Tensor."""
-    if t.grad is None:
-        raise ContractError(f"{what} is None after backward()")
+    if not isinstance(t.grad, Tensor):
+        got = "None" if t.grad is None else f"a {type(t.grad).__name__}"
+        raise ContractError(f"{what} should be a Tensor after backward(), got {got}")
     return arr(t.grad, what)
 
 
