@@ -871,6 +871,13 @@ MUTANTS = [
         "for tensor in self.graph_order():",
     ),
     _m(
+        "backward() without a gradient only for 0-d Tensors",
+        "backward",
+        "backward-accumulate-order-depth backward-chain-rule backward-hidden-nonscalar-error",
+        "if self.size != 1:",
+        "if self.ndim != 0:",
+    ),
+    _m(
         "graph freed only when retain_graph=True",
         "backward",
         "backward-errors-and-freeing",
@@ -1130,6 +1137,7 @@ VALID = [
     _v("04_losses", "BCE with log1p", "(1 - target) * np.log(1 - p)", "(1 - target) * np.log1p(-p)"),
     _v("04_losses", "BCE eps 2**-20", BCE_EPS, "eps: float = 2.0**-20"),
     _v("05_autograd", "ReLU's gradient where x >= 0", "return (grad * (x > 0),)", "return (grad * (x >= 0),)"),
+    _v("05_autograd", "ReLU's gradient masked where out > 0", "return (grad * (x > 0),)", "return (grad * (out > 0),)"),
     _v("05_autograd", "sigmoid's gradient as out - out**2", SIGMOID_RULE, "return (grad * (out - out**2),)"),
     _v("05_autograd", "tanh's gradient with out**2", "(1 - out * out)", "(1 - out**2)"),
     _v(
