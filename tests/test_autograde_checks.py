@@ -313,6 +313,37 @@ LOG_SOFTMAX_RETURN = "return shifted - np.log(np.exp(shifted).sum(axis=-1, keepd
 CE_RETURN = "return Tensor(-np.mean(log_probs[np.arange(len(indices)), indices]))"
 BCE_CLIP = "p = np.clip(probs.data, self.eps, 1 - self.eps)"
 BCE_EPS = "eps: float = float(np.finfo(np.float32).eps)"
+NO_GRAD_EXIT = "GradMode.enabled = self.previous"
+UNBROADCAST_SUM = "return grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True).reshape(shape)"
+DIV_RULE = "return grad / b, -grad * out / b"
+MATMUL_GRAD_A = "grad_a = grad2 @ np.swapaxes(b2, -1, -2)"
+MATMUL_GRAD_B = "grad_b = np.swapaxes(a2, -1, -2) @ grad2"
+MEAN_RULE = "return (grad * (np.size(out) / np.size(a)),)"
+LEAF_GRAD = "tensor.grad = Tensor(grad.copy() if tensor.grad is None else tensor.grad.data + grad)"
+SIGMOID_RULE = "return (grad * out * (1 - out),)"
+SOFTMAX_RULE = "return (out * (grad - (grad * out).sum(axis=dim, keepdims=True)),)"
+MSE_RULE = "return (grad * 2 * (pred - target) / pred.size,)"
+CE_RULE = "return (grad * probs / len(indices),)"
+LINEAR_BIAS = "grad2.sum(axis=0)"
+DROPOUT_RULE = "return (grad * scale,)"
+UNBROADCAST_BODY = """if grad.shape == tuple(shape):
+            return grad
+        extra = grad.ndim - len(shape)  # leading axes the operand did not have
+        stretched = tuple(extra + axis for axis, size in enumerate(shape) if size == 1)
+        return grad.sum(axis=tuple(range(extra)) + stretched, keepdims=True).reshape(shape)"""
+GRAPH_ORDER = """order, seen = [], {id(self)}
+        stack = [(self, iter(self.grad_fn.inputs if self.grad_fn else ()))]
+        while stack:
+            tensor, inputs = stack[-1]
+            for inp in inputs:
+                if inp is not None and id(inp) not in seen:
+                    seen.add(id(inp))
+                    stack.append((inp, iter(inp.grad_fn.inputs if inp.grad_fn else ())))
+                    break
+            else:  # every input of `tensor` is in `order` already
+                stack.pop()
+                order.append(tensor)
+        return order"""
 MUTANTS = [
     # Tensor
     _m(
@@ -816,6 +847,271 @@ MUTANTS = [
         "target * np.log(p) + (1 - target) * np.log(1 - p)",
         "target * np.log(1 - p) + (1 - target) * np.log(p)",
     ),
+    # no_grad
+    _m(
+        "no_grad restores True, not the previous mode",
+        "nograd",
+        "nograd-context nograd-hidden-inference",
+        NO_GRAD_EXIT,
+        "GradMode.enabled = True",
+    ),
+    _m(
+        "no_grad never switches recording off",
+        "nograd",
+        "nograd-context nograd-hidden-inference",
+        "self.previous = GradMode.enabled\n        GradMode.enabled = False",
+        "self.previous = GradMode.enabled",
+    ),
+    _m(
+        "no_grad keeps the mode it found on the class: a nested one overwrites the outer's",
+        "nograd",
+        "nograd-context nograd-hidden-inference",
+        "self.previous = GradMode.enabled",
+        "no_grad.previous = GradMode.enabled",
+    ),
+    # OpGrads
+    _m("unbroadcast does not sum", "ops", "ops-unbroadcast", UNBROADCAST_SUM, "return grad"),
+    _m(
+        "unbroadcast sums the stretched axes counted from the left of the gradient",
+        "ops",
+        "ops-unbroadcast",
+        "stretched = tuple(extra + axis for axis",
+        "stretched = tuple(axis for axis",
+    ),
+    _m(
+        "unbroadcast sums only the missing leading axes",
+        "ops",
+        "ops-unbroadcast",
+        UNBROADCAST_SUM,
+        "return grad.sum(axis=tuple(range(extra))).reshape(shape)",
+    ),
+    _m(
+        "sub gives +grad to b",
+        "ops",
+        "ops-elementwise-rules",
+        "return grad, -grad",
+        "return grad, grad",
+    ),
+    _m(
+        "mul gradients swapped",
+        "ops",
+        "ops-elementwise-rules",
+        "return grad * b, grad * a",
+        "return grad * a, grad * b",
+    ),
+    _m(
+        "division rule's sign for b",
+        "ops",
+        "ops-elementwise-rules",
+        DIV_RULE,
+        "return grad / b, grad * out / b",
+    ),
+    _m(
+        "matmul gradient for a not transposed",
+        "ops",
+        "ops-matmul-rule",
+        MATMUL_GRAD_A,
+        "grad_a = grad2 @ b2",
+    ),
+    _m(
+        "matmul gradient for b transposes every axis (.T)",
+        "ops",
+        "ops-matmul-rule",
+        MATMUL_GRAD_B,
+        "grad_b = a2.T @ grad2",
+    ),
+    _m(
+        "mean's gradient not divided by the count",
+        "ops",
+        "ops-reduce-reshape-rules",
+        MEAN_RULE,
+        "return (grad,)",
+    ),
+    _m(
+        "sum's gradient expands the axis also with keepdims",
+        "ops",
+        "ops-reduce-reshape-rules",
+        "if axis is not None and not keepdims:",
+        "if axis is not None:",
+    ),
+    _m(
+        "transpose's gradient swaps the last two axes whatever dims were swapped",
+        "ops",
+        "ops-reduce-reshape-rules",
+        "np.swapaxes(grad, dim0, dim1)",
+        "np.swapaxes(grad, -2, -1)",
+    ),
+    # the engine
+    _m(
+        "leaf gradients overwritten, not accumulated",
+        "backward",
+        "backward-accumulate-order-depth backward-errors-and-freeing backward-hidden-accumulate-zero",
+        LEAF_GRAD,
+        "tensor.grad = Tensor(grad.copy())",
+    ),
+    _m(
+        "a Tensor with several consumers keeps only the last gradient",
+        "backward",
+        "backward-accumulate-order-depth backward-broadcasting backward-chain-rule backward-errors-and-freeing "
+        "backward-hidden-accumulate-zero",
+        "grads[id(inp)] = grads[id(inp)] + inp_grad if id(inp) in grads else inp_grad",
+        "grads[id(inp)] = inp_grad",
+    ),
+    _m(
+        "graph_order lists a Tensor once per path to it",
+        "backward",
+        "backward-accumulate-order-depth backward-chain-rule backward-errors-and-freeing "
+        "backward-hidden-accumulate-zero",
+        "if inp is not None and id(inp) not in seen:",
+        "if inp is not None:",
+    ),
+    _m(
+        "graph_order breadth first: a Tensor passes its gradient on before all its consumers have",
+        "backward",
+        "backward-accumulate-order-depth backward-broadcasting backward-chain-rule",
+        GRAPH_ORDER,
+        """order, queue, seen = [], [self], {id(self)}
+        while queue:
+            tensor = queue.pop(0)
+            order.append(tensor)
+            for inp in tensor.grad_fn.inputs if tensor.grad_fn else ():
+                if inp is not None and id(inp) not in seen:
+                    seen.add(id(inp))
+                    queue.append(inp)
+        return order[::-1]""",
+    ),
+    _m(
+        "backward visits graph_order front to back",
+        "backward",
+        "backward-accumulate-order-depth backward-broadcasting backward-chain-rule backward-errors-and-freeing "
+        "backward-hidden-accumulate-zero backward-hidden-nonscalar-error",
+        "for tensor in reversed(self.graph_order()):",
+        "for tensor in self.graph_order():",
+    ),
+    _m(
+        "backward() without a gradient only for 0-d Tensors",
+        "backward",
+        "backward-accumulate-order-depth backward-chain-rule backward-hidden-nonscalar-error",
+        "if self.size != 1:",
+        "if self.ndim != 0:",
+    ),
+    _m(
+        "graph freed only when retain_graph=True",
+        "backward",
+        "backward-errors-and-freeing",
+        "if not retain_graph:",
+        "if retain_graph:",
+    ),
+    _m(
+        "graph never freed",
+        "backward",
+        "backward-errors-and-freeing",
+        "                tensor.grad_fn.release()",
+        "                pass",
+    ),
+    # activations
+    _m(
+        "sigmoid's gradient s instead of s (1 - s)",
+        "activation",
+        "activation-grads",
+        SIGMOID_RULE,
+        "return (grad * out,)",
+    ),
+    _m(
+        "sigmoid's gradient from exp(-x)",
+        "activation",
+        "activation-grads",
+        SIGMOID_RULE,
+        "return (grad * np.exp(-x) / (1 + np.exp(-x)) ** 2,)",
+    ),
+    _m(
+        "tanh's gradient 1 - x**2",
+        "activation",
+        "activation-grads",
+        "return (grad * (1 - out * out),)",
+        "return (grad * (1 - x * x),)",
+    ),
+    _m(
+        "ReLU's gradient scaled by the output",
+        "activation",
+        "activation-grads",
+        "return (grad * (x > 0),)",
+        "return (grad * out,)",
+    ),
+    _m(
+        "softmax's gradient diagonal only",
+        "activation",
+        "activation-grads",
+        SOFTMAX_RULE,
+        "return (grad * out * (1 - out),)",
+    ),
+    _m(
+        "softmax's gradient sums along the last axis",
+        "activation",
+        "activation-grads",
+        "(grad * out).sum(axis=dim, keepdims=True)",
+        "(grad * out).sum(axis=-1, keepdims=True)",
+    ),
+    # losses
+    _m("MSE gradient without the 2", "loss", "loss-grads", MSE_RULE, "return (grad * (pred - target) / pred.size,)"),
+    _m(
+        "cross-entropy gradient without 1/N",
+        "loss",
+        "loss-grads loss-hidden-cross-entropy-huge-logits",
+        CE_RULE,
+        "return (grad * probs,)",
+    ),
+    _m(
+        "cross-entropy gradient from exp of the raw logits",
+        "loss",
+        "loss-hidden-cross-entropy-huge-logits",
+        "probs = np.exp(CrossEntropyLoss.log_softmax(logits))",
+        "probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)",
+    ),
+    _m(
+        "cross-entropy subtracts 1 from whole target columns",
+        "loss",
+        "loss-grads loss-hidden-cross-entropy-huge-logits",
+        "probs[np.arange(len(indices)), indices] -= 1",
+        "probs[:, indices] -= 1",
+    ),
+    _m("BCE gradient's sign", "loss", "loss-grads", "grad * (p - target) /", "grad * (target - p) /"),
+    # layers
+    _m(
+        "Linear's bias gradient averaged over the batch",
+        "layers",
+        "layers-hidden-deck-mlp layers-hidden-shared-parameter layers-linear-grads layers-mlp-end-to-end",
+        LINEAR_BIAS,
+        "grad2.mean(axis=0)",
+    ),
+    _m(
+        "Linear's weight gradient averaged over the batch",
+        "layers",
+        "layers-hidden-deck-mlp layers-hidden-shared-parameter layers-linear-grads layers-mlp-end-to-end",
+        "grad_weight = np.dot(x2.T, grad2)",
+        "grad_weight = np.dot(x2.T, grad2) / len(x2)",
+    ),
+    _m(
+        "Linear's input gradient uses weight, not weight.T",
+        "layers",
+        "layers-hidden-deck-mlp layers-hidden-shared-parameter layers-linear-grads layers-mlp-end-to-end",
+        "grad_x = grad @ weight.T",
+        "grad_x = grad @ weight",
+    ),
+    _m(
+        "Dropout's gradient without 1/(1-p)",
+        "layers",
+        "layers-dropout-mask layers-hidden-deck-mlp",
+        DROPOUT_RULE,
+        "return (grad * (scale > 0),)",
+    ),
+    _m(
+        "Dropout draws a fresh mask for the backward pass",
+        "layers",
+        "layers-dropout-mask layers-hidden-deck-mlp",
+        DROPOUT_RULE,
+        "return (grad * (np.random.random(np.shape(scale)) < (scale > 0).mean()) * scale.max(),)",
+    ),
 ]
 
 
@@ -828,6 +1124,11 @@ def test_mutants_cover_linear_dropout_and_sequential():
 def test_mutants_cover_every_loss():
     per_component = {c: sum(m.component == c for m in MUTANTS) for c in COURSE.components["04_losses"]}
     assert min(per_component.values()) >= 5 and sum(per_component.values()) >= 13, per_component
+
+
+def test_mutants_cover_every_autograd_component():
+    per_component = {c: sum(m.component == c for m in MUTANTS) for c in COURSE.components["05_autograd"]}
+    assert min(per_component.values()) >= 2 and sum(per_component.values()) >= 30, per_component
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
@@ -969,6 +1270,101 @@ VALID = [
         "class indices cast by np.asarray",
         "return values.astype(np.int64)",
         "return np.asarray(values, dtype=np.int64)",
+    ),
+    _v("05_autograd", "ReLU's gradient where x >= 0", "return (grad * (x > 0),)", "return (grad * (x >= 0),)"),
+    _v("05_autograd", "ReLU's gradient masked where out > 0", "return (grad * (x > 0),)", "return (grad * (out > 0),)"),
+    _v("05_autograd", "sigmoid's gradient as out - out**2", SIGMOID_RULE, "return (grad * (out - out**2),)"),
+    _v("05_autograd", "tanh's gradient with out**2", "(1 - out * out)", "(1 - out**2)"),
+    _v(
+        "05_autograd",
+        "softmax's gradient expanded",
+        SOFTMAX_RULE,
+        "return (out * grad - out * (grad * out).sum(axis=dim, keepdims=True),)",
+    ),
+    _v("05_autograd", "division's gradient for b as -grad a / b**2", DIV_RULE, "return grad / b, -grad * a / (b * b)"),
+    _v(
+        "05_autograd", "mean's gradient divided by the count", MEAN_RULE, "return (grad / (np.size(a) / np.size(out)),)"
+    ),
+    _v(
+        "05_autograd",
+        "unbroadcast one axis at a time",
+        UNBROADCAST_BODY,
+        """while grad.ndim > len(shape):
+            grad = grad.sum(axis=0)
+        for axis, size in enumerate(shape):
+            if size == 1 and grad.shape[axis] != 1:
+                grad = grad.sum(axis=axis, keepdims=True)
+        return grad""",
+    ),
+    _v(
+        "05_autograd",
+        "matmul's gradient with np.matmul and np.moveaxis",
+        MATMUL_GRAD_B,
+        "grad_b = np.matmul(np.moveaxis(a2, -1, -2), grad2)",
+    ),  # fmt: skip
+    _v(
+        "05_autograd",
+        "leaf gradients added with np.add",
+        LEAF_GRAD,
+        "tensor.grad = Tensor(grad.copy()) if tensor.grad is None else Tensor(np.add(tensor.grad.data, grad))",
+    ),
+    _v(
+        "05_autograd",
+        "leaf gradients added as Tensors",
+        LEAF_GRAD,
+        "tensor.grad = Tensor(grad.copy()) if tensor.grad is None else tensor.grad + Tensor(grad)",
+    ),
+    _v(
+        "05_autograd",
+        "graph_order by Kahn's algorithm",
+        GRAPH_ORDER,
+        """nodes, stack, seen = [], [self], {id(self)}
+        while stack:  # every Tensor of the graph
+            tensor = stack.pop()
+            nodes.append(tensor)
+            for inp in tensor.grad_fn.inputs if tensor.grad_fn else ():
+                if inp is not None and id(inp) not in seen:
+                    seen.add(id(inp))
+                    stack.append(inp)
+        consumers = {id(t): 0 for t in nodes}
+        for t in nodes:
+            for inp in t.grad_fn.inputs if t.grad_fn else ():
+                if inp is not None:
+                    consumers[id(inp)] += 1
+        order, ready = [], [self]
+        while ready:  # a Tensor is placed once every Tensor computed from it has been
+            tensor = ready.pop()
+            order.append(tensor)
+            for inp in tensor.grad_fn.inputs if tensor.grad_fn else ():
+                if inp is not None:
+                    consumers[id(inp)] -= 1
+                    if consumers[id(inp)] == 0:
+                        ready.append(inp)
+        return order[::-1]""",
+    ),
+    _v(
+        "05_autograd",
+        "cross-entropy's gradient from a shifted softmax",
+        "probs = np.exp(CrossEntropyLoss.log_softmax(logits))",
+        "e = np.exp(logits - logits.max(axis=1, keepdims=True))\n        probs = e / e.sum(axis=1, keepdims=True)",
+    ),
+    _v(
+        "05_autograd",
+        "cross-entropy's gradient minus a one-hot matrix",
+        "probs[np.arange(len(indices)), indices] -= 1",
+        "probs -= np.eye(probs.shape[1])[indices]",
+    ),
+    _v(
+        "05_autograd",
+        "BCE's gradient as two terms",
+        "(p - target) / (p * (1 - p))",
+        "(-target / p + (1 - target) / (1 - p))",
+    ),
+    _v(
+        "05_autograd",
+        "Linear's weight gradient with einsum",
+        "grad_weight = np.dot(x2.T, grad2)",
+        'grad_weight = np.einsum("ni,no->io", x2, grad2)',
     ),
 ]
 
