@@ -299,9 +299,28 @@ class RestoreCells(NbGraderPreprocessor):
     def preprocess(self, nb: NotebookNode, resources: dict) -> tuple[NotebookNode, dict]:
         info = resources["nbgrader"]
         released = released_cells(info["db_url"], info["assignment"], info["notebook"])
+        self._warn_of_edits(nb.cells, _released_cells(info["assignment"], info["notebook"]), info)
         nb.cells = rebuild_cells(nb.cells, released, self.log)
         _settle_cell_ids(nb)
         return nb, resources
+
+    def _warn_of_edits(self, submitted: list, released: list, info: dict) -> None:
+        """One warning per read-only cell whose source the student changed from the release they received (hidden
+        tests were never in it): it is restored, but an instructor may want to know. Untouched cells say nothing."""
+        given = {
+            _grade_id(cell): notebooks.source(cell).strip()
+            for cell in released
+            if notebooks.nbgrader(cell).get("locked") and not notebooks.nbgrader(cell).get("solution")
+        }
+        for cell in submitted:
+            name = _grade_id(cell)
+            if name in given and notebooks.source(cell).strip() != given[name]:
+                self.log.warning(
+                    "%s edited the read-only cell %s of %s; it is graded as released",
+                    info["student"],
+                    name,
+                    info["notebook"],
+                )
 
 
 def _settle_cell_ids(nb: NotebookNode) -> None:

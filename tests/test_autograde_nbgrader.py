@@ -119,11 +119,14 @@ def test_deleted_and_edited_test_cells_are_restored_and_graded(graded):
     assert "dropout-modes" in sources and sources["linear-forward-matches-numpy"].strip() != "pass"
 
 
-def test_autograde_log_holds_no_noise_of_sqlalchemy_or_of_untouched_cells(graded):
+def test_autograde_log_holds_no_noise_but_names_an_edited_read_only_cell(graded):
     _, run = graded
     assert "SAWarning" not in run.stderr, "nbgrader_config.py filters nbgrader's autoflush warnings"
     # RestoreCells puts every read-only cell back before nbgrader's OverwriteCells compares checksums
     assert "has changed!" not in run.stderr
+    # and says once which student changed which read-only cell: only tidy did, who emptied a test cell
+    edits = re.findall(r"(\S+) edited the read-only cell (\S+) of (\S+); it is graded as released", run.stderr)
+    assert edits == [("tidy", "linear-forward-matches-numpy", MODULE)]
 
 
 def test_loading_the_reference_earns_nothing(graded):
