@@ -28,6 +28,7 @@ from playwright.sync_api import Page, sync_playwright
 
 from autograde import packs
 from autograde.samples import CLASS, write_class
+from tinytorch_course import settings
 from tinytorch_course.course import copy_course, run_nbgrader
 
 pytestmark = [pytest.mark.browser, pytest.mark.kit]
@@ -233,6 +234,36 @@ def test_student_completes_and_validates_module_03_in_jupyterlab(kit: StudentKit
         "Tensor; print(Sequential(Linear(4, 3, bias=False)).eval()(Tensor(np.ones((2, 4)))).shape)"
     )
     assert kit.run("-c", probe).stdout.strip() == "(2, 3)"
+
+
+def test_student_completes_and_validates_module_05_autograd_in_jupyterlab(kit: StudentKit, lab: Lab) -> None:
+    """The last module of the release, on the student's own 01-04 exported from the command line."""
+    module = "05_autograd"
+    earlier = settings.load().modules[: settings.load().modules.index(module)]
+    for name in earlier:
+        solve(kit.notebook(name), name)
+    exported = kit.run("-m", "tinytorch_course.export", *(f"modules/{m}/{m}.ipynb" for m in earlier)).stdout
+    assert all(f"{name}.ipynb -> " in exported for name in earlier), exported
+
+    solutions = reference_solutions(module)
+    with chromium_page() as page:
+        _open_notebook(page, lab, f"modules/{module}/{module}.ipynb")
+        filled = page.evaluate(FILL_SOLUTIONS, solutions)
+        assert sorted(filled) == sorted(solutions), f"solution cells found by grade_id: {filled}"
+        _save(page)
+        ran = page.evaluate(RUN_ALL)
+        page.wait_for_function(KERNEL_IDLE)
+        cells = page.evaluate(OUTPUTS)
+        errors = [(c["id"], o["ename"], o["evalue"]) for c in cells for o in c["outputs"] if "ename" in o]
+        assert not errors, f"cells raised: {errors}"
+        assert ran is True and all(c["count"] for c in cells), f"Run All Cells returned {ran}"
+        _save(page)
+        page.locator(".validate-button").click()
+        dialog = page.locator(".jp-Dialog", has_text="Validation Results")
+        dialog.wait_for()
+        assert SUCCESS in dialog.inner_text(), dialog.inner_text()
+    where = kit.run("-c", "import tinytorch.core.autograd as m; print(m.__file__)").stdout.strip()
+    assert where == str(kit.root / "tinytorch" / "core" / "autograd.py")
 
 
 def _save(page: Page) -> None:
