@@ -42,7 +42,7 @@ SUCCESS = "Success! Your notebook passes all the tests."
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # JavaScript run in the page; `window.jupyterapp` exists because the server runs with expose_app_in_browser.
-NOTEBOOK = "window.jupyterapp.shell.currentWidget"
+NOTEBOOK = "window.jupyterapp?.shell?.currentWidget"  # undefined until the app has loaded
 KERNEL_IDLE = f"() => {NOTEBOOK}?.context?.isReady && {NOTEBOOK}.sessionContext?.session?.kernel?.status === 'idle'"
 SAVED = f"() => {NOTEBOOK}.context.model.dirty === false"
 FILL_SOLUTIONS = f"""solutions => {{
@@ -151,7 +151,7 @@ def _wait_until_up(status_url: str, token: str, server: subprocess.Popen, log: P
 # nbgrader's commands in the page: a disabled lab extension registers none of its own.
 NBGRADER_COMMANDS = """() => ['assignment-list', 'formgrader', 'formgrader-local', 'create-assignment', 'course-list']
     .filter(name => window.jupyterapp.commands.hasCommand('nbgrader:open-' + name))"""
-LANGUAGE_KNOWN = f"() => {NOTEBOOK}.context.model.getMetadata('language_info')?.version !== undefined"
+LANGUAGE_KNOWN = f"() => {NOTEBOOK}?.context?.model?.getMetadata('language_info')?.version !== undefined"
 DIRTY = f"() => {NOTEBOOK}.context.model.dirty"
 
 
