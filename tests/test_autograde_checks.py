@@ -265,6 +265,7 @@ def test_a_check_is_named_only_by_its_pack_its_probe_module_its_notebook_and_tes
 @pytest.mark.parametrize("module", list(PACKS))
 def test_reference_scores_full_marks(module):
     verdicts = run_checks(module, ROOT)
+    assert_as_recorded(f"reference {module}", verdicts)
     assert {name: v.feedback for name, v in verdicts.items() if not v.passed} == {}
     assert [v.score for v in verdicts.values()] == [float(c.points) for c in PACKS[module].checks]
     assert all(v.feedback.endswith(": passed.") for v in verdicts.values())
@@ -1135,6 +1136,7 @@ def test_mutants_cover_every_autograd_component():
 def test_student_bug_loses_points_on_its_component(mutant, tmp_path):
     module = COMPONENTS[mutant.component]
     verdicts = run_checks(module, student_package(tmp_path, module, mutant.edits))
+    assert_as_recorded(f"mutant {mutant.name}", verdicts)
     caught = failed(verdicts)
     assert any(name.startswith(f"{mutant.component}-") for name in caught), caught
     # graded in isolation: a bug is punished on its own component only, and on the checks of a component without
@@ -1370,8 +1372,9 @@ VALID = [
 
 
 @pytest.mark.parametrize(("module", "edits"), VALID)
-def test_valid_variant_scores_full_marks(module, edits, tmp_path):
+def test_valid_variant_scores_full_marks(module, edits, tmp_path, request):
     verdicts = run_checks(module, student_package(tmp_path, module, edits))
+    assert_as_recorded(f"valid {request.node.callspec.id}", verdicts)
     assert {n: v.feedback for n, v in verdicts.items() if not v.passed} == {}
     assert sum(v.score for v in verdicts.values()) == sum(c.points for c in PACKS[module].checks)
 
@@ -1764,29 +1767,38 @@ def _as_recorded(verdicts: dict[str, Verdict]) -> dict[str, list]:
     return {name: [verdict.score, _portable(verdict.feedback)] for name, verdict in verdicts.items()}
 
 
-def _cases(tmp_path: Path):
-    """(case name, module, package folder) for the reference, every mutant and every valid variant."""
+def _cases():
+    """(case name, module, edits) for the reference (no edits), every mutant and every valid variant."""
     for module in PACKS:
-        yield f"reference {module}", module, ROOT
+        yield f"reference {module}", module, None
     for mutant in MUTANTS:
-        module = COMPONENTS[mutant.component]
-        yield f"mutant {mutant.name}", module, student_package(tmp_path, module, mutant.edits)
+        yield f"mutant {mutant.name}", COMPONENTS[mutant.component], mutant.edits
     for variant in VALID:
         module, edits = variant.values
-        yield f"valid {variant.id}", module, student_package(tmp_path, module, edits)
+        yield f"valid {variant.id}", module, edits
+
+
+@functools.cache
+def _recorded() -> dict:
+    return json.loads(RECORDED_VERDICTS.read_text())
+
+
+def assert_as_recorded(case: str, verdicts: dict[str, Verdict]) -> None:
+    """The verdicts of `case` (run by its own test: the reference, a mutant, a valid variant) are those recorded."""
+    assert _as_recorded(verdicts) == _recorded()[case], f"{case}: verdicts differ from {RECORDED_VERDICTS.name}"
 
 
 def record_verdicts() -> None:
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        recorded = {case: _as_recorded(run_checks(module, folder)) for case, module, folder in _cases(Path(tmp))}
+        recorded = {
+            case: _as_recorded(run_checks(module, ROOT if edits is None else student_package(Path(tmp), module, edits)))
+            for case, module, edits in _cases()
+        }
     RECORDED_VERDICTS.write_text(json.dumps(recorded, indent=1, sort_keys=True) + "\n")
 
 
-def test_verdicts_are_those_recorded(tmp_path):
-    recorded = json.loads(RECORDED_VERDICTS.read_text())
-    cases = list(_cases(tmp_path))
-    assert sorted(case for case, _, _ in cases) == sorted(recorded)
-    for case, module, folder in cases:
-        assert _as_recorded(run_checks(module, folder)) == recorded[case], case
+def test_every_case_has_its_recorded_verdicts():
+    """The recording holds exactly the current cases; each case's own test compares its verdicts with it."""
+    assert sorted(case for case, _, _ in _cases()) == sorted(_recorded())
