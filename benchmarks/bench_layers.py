@@ -313,8 +313,8 @@ TRAIN_PROFILE = {
     "forward and loss, recording the graph": "loss_fn(model(x), targets)",
     "forward, loss and backward()": "model.zero_grad(); loss_fn(model(x), targets).backward()",
     "SGD update of the 4 parameters": "for p in params:\n    p.data -= LEARNING_RATE * p.grad.data",
-    "Linear(784, 256)'s backward rule": "LayerGrads.linear(grad, None, x.data, W1, b1)",
-    "  of which the input's gradient, which nobody uses": "grad @ W1.T",
+    "Linear(784, 256)'s backward rule, first layer": "LayerGrads.linear(grad, None, x.data, W1, b1, False)",
+    "  the input's gradient it skips there, grad @ W.T": "grad @ W1.T",
 }
 
 

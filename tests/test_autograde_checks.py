@@ -311,7 +311,7 @@ def _m(name: str, component: str, caught: str, *old_new: str) -> Mutant:
 MSE_RETURN = "return Tensor(np.mean(difference * difference))"
 LOG_SOFTMAX_SHIFT = "shifted = logits - logits.max(axis=-1, keepdims=True)"
 LOG_SOFTMAX_RETURN = "return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))"
-CE_RETURN = "return Tensor(-np.mean(log_probs[np.arange(len(indices)), indices]))"
+CE_RETURN = "return Tensor(-log_probs[np.arange(len(indices)), indices].sum() / len(indices))"
 BCE_CLIP = "p = np.clip(probs.data, self.eps, 1 - self.eps)"
 BCE_EPS = "eps: float = float(np.finfo(np.float32).eps)"
 NO_GRAD_EXIT = "GradMode.enabled = self.previous"
@@ -320,7 +320,7 @@ DIV_RULE = "return grad / b, -grad * out / b"
 MATMUL_GRAD_A = "grad_a = grad2 @ np.swapaxes(b2, -1, -2)"
 MATMUL_GRAD_B = "grad_b = np.swapaxes(a2, -1, -2) @ grad2"
 MEAN_RULE = "return (grad * (np.size(out) / np.size(a)),)"
-LEAF_GRAD = "tensor.grad = Tensor(grad.copy() if tensor.grad is None else tensor.grad.data + grad)"
+LEAF_GRAD = "tensor.grad = Tensor(tensor.grad.data + grad)"
 SIGMOID_RULE = "return (grad * out * (1 - out),)"
 SOFTMAX_RULE = "return (out * (grad - (grad * out).sum(axis=dim, keepdims=True)),)"
 MSE_RULE = "return (grad * 2 * (pred - target) / pred.size,)"
@@ -1308,13 +1308,19 @@ VALID = [
         "05_autograd",
         "leaf gradients added with np.add",
         LEAF_GRAD,
-        "tensor.grad = Tensor(grad.copy()) if tensor.grad is None else Tensor(np.add(tensor.grad.data, grad))",
+        "tensor.grad = Tensor(np.add(tensor.grad.data, grad))",
     ),
     _v(
         "05_autograd",
         "leaf gradients added as Tensors",
         LEAF_GRAD,
-        "tensor.grad = Tensor(grad.copy()) if tensor.grad is None else tensor.grad + Tensor(grad)",
+        "tensor.grad = tensor.grad + Tensor(grad)",
+    ),
+    _v(
+        "05_autograd",
+        "a leaf's first gradient always copied",
+        "tensor.grad = Tensor(grad.copy() if shared else grad)",
+        "tensor.grad = Tensor(grad.copy())",
     ),
     _v(
         "05_autograd",

@@ -47,11 +47,8 @@ class Node:
             )
         grads = self.rule(grad, *self.saved)
         # zip stops at the shorter: rules return nothing for trailing arguments such as reshape's sizes
-        return [
-            (tensor, np.asarray(OpGrads.unbroadcast(np.asarray(g), tensor.shape), dtype=np.float32))
-            for tensor, g in zip(self.inputs, grads, strict=False)
-            if tensor is not None
-        ]
+        return [(tensor, _as_grad(g, tensor.shape)) for tensor, g in zip(self.inputs, grads, strict=False)
+                if tensor is not None]
 
     def release(self):
         """Forget the saved arrays and the inputs, so that their memory can be reused."""
@@ -61,16 +58,35 @@ class Node:
         return f"<{self.name}>"
 
 
+def _as_grad(grad, shape: tuple) -> np.ndarray:
+    """A rule's gradient as a float32 array of its input's shape, summed over the axes broadcasting added."""
+    if type(grad) is np.ndarray and grad.dtype == np.float32 and grad.shape == shape:
+        return grad  # the usual case, without three calls that would change nothing
+    return np.asarray(OpGrads.unbroadcast(np.asarray(grad), shape), dtype=np.float32)
+
+
 def _needs_grad(*values) -> bool:
     """Is a graph needed? Only when recording is on and some Tensor among `values` requires grad."""
-    return GradMode.enabled and any(isinstance(v, Tensor) and v.requires_grad for v in values)
+    if GradMode.enabled:
+        for value in values:  # a loop rather than any(...): this runs on every operation, and is cheaper
+            if isinstance(value, Tensor) and value.requires_grad:
+                return True
+    return False
+
+
+@functools.cache  # once per rule, not once per recorded operation
+def _node_name(rule) -> str:
+    """PyTorch's name for the node of a rule: `cross_entropy` -> "CrossEntropyBackward"."""
+    return "".join(part.capitalize() for part in rule.__name__.split("_")) + "Backward"
 
 
 def _attach(out: Tensor, rule, operands, saved) -> Tensor:
     """Make `out` the recorded result of `rule`'s operation on `operands`, and return it."""
-    if any(out is operand for operand in operands):  # an operation that returned its input still gets its own node
-        out = Tensor(out.data)
-    name = "".join(part.capitalize() for part in getattr(rule, "func", rule).__name__.split("_")) + "Backward"
+    for operand in operands:  # an operation that returned its input still gets a Tensor and a node of its own
+        if out is operand:
+            out = Tensor(out.data)
+            break
+    name = _node_name(getattr(rule, "func", rule))
     inputs = [v if isinstance(v, Tensor) and v.requires_grad else None for v in operands]
     out.grad_fn = Node(name, rule, inputs, saved)
     out.requires_grad = True
@@ -206,11 +222,16 @@ class TensorAutograd:
         gradient = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient, dtype=np.float32)
         if gradient.shape != self.shape:
             raise ValueError(f"backward(): gradient of shape {gradient.shape} for a Tensor of shape {self.shape}")
-        grads = {id(self): gradient}
+        grads, handed_out = {id(self): gradient}, {id(gradient)}
         for tensor in reversed(self.graph_order()):
             grad = grads.pop(id(tensor))
             if tensor.grad_fn is None:  # a leaf: keep the gradient, on top of what earlier passes left
-                tensor.grad = Tensor(grad.copy() if tensor.grad is None else tensor.grad.data + grad)
+                if tensor.grad is not None:
+                    tensor.grad = Tensor(tensor.grad.data + grad)
+                else:  # the array itself, unless someone else may see it: then a copy
+                    shared = grad.base is not None or id(grad) in handed_out
+                    tensor.grad = Tensor(grad.copy() if shared else grad)
+                    handed_out.add(id(grad))
                 continue
             for inp, inp_grad in tensor.grad_fn.input_grads(grad):
                 grads[id(inp)] = grads[id(inp)] + inp_grad if id(inp) in grads else inp_grad
@@ -349,6 +370,11 @@ def _as_array(value) -> np.ndarray:
     return Tensor(value).data
 
 
+def _as_indices(target) -> np.ndarray:
+    """Class indices as int64, once `CrossEntropyLoss.forward` has checked them (so they are not checked twice)."""
+    return np.asarray(target.data if isinstance(target, Tensor) else target).astype(np.int64)
+
+
 def install_activations_and_losses() -> None:
     """Make the activations of Module 02 and the losses of Module 04 record a graph when one is needed."""
     ReLU.forward = _recorded_forward(ReLU, ActivationGrads.relu)
@@ -360,7 +386,7 @@ def install_activations_and_losses() -> None:
         MSELoss, LossGrads.mse, lambda m, out, pred, target: (out.data, pred.data, _as_array(target)))
     CrossEntropyLoss.forward = _recorded_forward(
         CrossEntropyLoss, LossGrads.cross_entropy,
-        lambda m, out, logits, target: (out.data, logits.data, m.class_indices(target, logits.shape)))
+        lambda m, out, logits, target: (out.data, logits.data, _as_indices(target)))
     BinaryCrossEntropyLoss.forward = _recorded_forward(
         BinaryCrossEntropyLoss, LossGrads.binary_cross_entropy,
         lambda m, out, probs, target: (out.data, probs.data, _as_array(target), m.eps))
@@ -370,11 +396,14 @@ class LayerGrads:
     """Backward rules of the layers of Module 03."""
 
     @staticmethod
-    def linear(grad, out, x, weight, bias) -> tuple:
-        """(gradient for x, for weight, for bias or None); x (..., in), weight (in, out), grad (..., out)."""
+    def linear(grad, out, x, weight, bias, x_needs_grad: bool = True) -> tuple:
+        """(gradient for x or None, for weight, for bias or None); x (..., in), weight (in, out), grad (..., out).
+
+        The gradient for x is computed only if `x_needs_grad`: the first layer's input is the data.
+        """
         x2 = np.reshape(x, (-1, weight.shape[0]))  # every sample as one row
         grad2 = np.reshape(grad, (-1, weight.shape[1]))
-        grad_x = grad @ weight.T
+        grad_x = grad @ weight.T if x_needs_grad else None
         grad_weight = np.dot(x2.T, grad2)  # not @, which skips BLAS for one sample
         grad_bias = None if bias is None else grad2.sum(axis=0)
         return grad_x, grad_weight, grad_bias
@@ -410,7 +439,7 @@ def _recorded_linear_forward(forward):
             out = forward(layer, x)
         bias = None if layer.bias is None else layer.bias.data
         return _attach(out, LayerGrads.linear, (x, layer.weight, layer.bias),
-                      (out.data, x.data, layer.weight.data, bias))
+                      (out.data, x.data, layer.weight.data, bias, x.requires_grad))
 
     recorded.autograd_original = forward
     return recorded

@@ -103,7 +103,7 @@ class CrossEntropyLoss(Module):
         indices = self.class_indices(target, logits.shape)
         log_probs = self.log_softmax(logits.data)
         # Fancy indexing takes one entry per row: log_probs[i, indices[i]] for every i.
-        return Tensor(-np.mean(log_probs[np.arange(len(indices)), indices]))
+        return Tensor(-log_probs[np.arange(len(indices)), indices].sum() / len(indices))
 
 
 # %% ../../nbs/04_losses/04_losses.ipynb #9bceee3d
