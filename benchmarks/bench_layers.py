@@ -18,19 +18,32 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import ctypes
 import importlib.util
 import os
 import platform
 import sys
-import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from harness import Cases, CpuMeter, Results, Stat, Worker, load_average, markdown_table, running, take_turns
+from harness import (
+    Cases,
+    CpuMeter,
+    Results,
+    Worker,
+    best_ns,
+    equalise_threads,
+    load_average,
+    markdown_table,
+    mlp_gradients_by_hand,
+    numpy_description,
+    running,
+    take_turns,
+    torch_description,
+    verdict,
+)
 
 from tinytorch.core.activations import ReLU
 from tinytorch.core.autograd import LayerGrads, no_grad
@@ -47,8 +60,6 @@ TRAIN_BATCHES = (1, 32)
 TRAIN_CASES = [f"train/{batch}" for batch in TRAIN_BATCHES]
 CASES = [f"linear/{batch}" for batch in LINEAR_BATCHES] + [f"mlp/{batch}" for batch in SWEEP_BATCHES] + TRAIN_CASES
 CHECK_BATCH = 32
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-SETTLE_SECONDS = 0.3  # pause at each switch of process when the libraries run more than one thread each
 LINEAR_TARGETS = {1: 1.25, 32: 1.05, 128: 1.05, 512: 1.05}  # tinytorch's time / NumPy's, at most
 MLP_TARGETS = {1: 2.0, 32: 1.2}  # tinytorch's speed-up over PyTorch (PyTorch's time / tinytorch's), at least
 TRAIN_TARGETS = {1: 1.5, 32: 1.0}  # the same for one training step
@@ -131,34 +142,16 @@ def tinytorch_step(model: Sequential, batch: int) -> Callable[[], Tensor]:
 
 
 def numpy_step(model: Sequential, batch: int) -> Callable[[], float]:
-    """The same step written by hand in NumPy, on the model's own arrays: no graph, no wrappers, and no gradient for
-    the input. What a NumPy-backed library could reach at best."""
-    w1, b1, w2, b2 = (param.data for param in model.parameters())
-    x, targets, rows, keep_prob = make_input(batch), make_targets(batch), np.arange(batch), 1 - model[2].p
-    dropout = model[2].training and model[2].p > 0
+    """The same step written by hand in NumPy (harness.mlp_gradients_by_hand), on the model's own arrays."""
+    params = [param.data for param in model.parameters()]
+    x, targets = make_input(batch), make_targets(batch)
+    keep_prob = 1 - model[2].p if model[2].training else 1.0
 
     def step() -> float:
-        hidden = x @ w1 + b1
-        active = hidden > 0
-        if dropout:
-            active &= np.random.random(hidden.shape) < keep_prob
-        scale = active / np.float32(keep_prob if dropout else 1)  # ReLU's and Dropout's masks in one
-        activation = hidden * scale
-        logits = activation @ w2 + b2
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        grad = np.exp(log_probs)
-        grad[rows, targets] -= 1
-        grad /= batch
-        grad_hidden = (grad @ w2.T) * scale
-        for param, param_grad in (
-            (w2, np.dot(activation.T, grad)),
-            (b2, grad.sum(axis=0)),
-            (w1, np.dot(x.T, grad_hidden)),
-            (b1, grad_hidden.sum(axis=0)),
-        ):
+        loss, grads = mlp_gradients_by_hand(x, targets, params, keep_prob)
+        for param, param_grad in zip(params, grads, strict=True):
             param -= LEARNING_RATE * param_grad
-        return float(-log_probs[rows, targets].mean())
+        return loss
 
     return step
 
@@ -250,25 +243,6 @@ def torch_output() -> np.ndarray:
         return to_torch(build_mlp())(torch.from_numpy(make_input(CHECK_BATCH))).numpy()
 
 
-def numpy_description() -> str:
-    """NumPy's version, BLAS, and the threads its bundled OpenBLAS uses, read from the library itself."""
-    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    threads = "unknown"
-    for path in sorted((Path(np.__file__).resolve().parent.parent / "numpy.libs").glob("lib*openblas*.so*")):
-        lib = ctypes.CDLL(str(path))
-        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads"):
-            if hasattr(lib, name):
-                threads = getattr(lib, name)()
-    return f"numpy {np.__version__}, BLAS {blas.get('name')} {blas.get('version')}, {threads} thread(s)"
-
-
-def torch_description() -> str:
-    import torch
-
-    mkl = "MKL" if torch.backends.mkl.is_available() else "no MKL"
-    return f"torch {torch.__version__} ({mkl}), {torch.get_num_threads()} thread(s)"
-
-
 # Batch-1 pieces of the MLP, timed in the tinytorch process: piece -> (tinytorch statement, the same without it).
 PROFILE = {
     "Linear(784, 256)": ("lin1(x)", "xa @ W1 + b1"),
@@ -279,17 +253,6 @@ PROFILE = {
     "a Module.__call__ (on Linear(4, 4))": ("tiny(t)", "tiny.forward(t)"),
     "a Tensor(float32 array)": ("Tensor(ya)", "pass"),
 }
-
-
-def best_ns(statements: Sequence[str], names: dict[str, Any], repeats: int) -> dict[str, float]:
-    """Nanoseconds per statement: best of `repeats`, the statements taking turns, the empty loop's cost subtracted."""
-    timers = {s: timeit.Timer(s, globals=names) for s in [*statements, "pass"]}
-    numbers = {s: max(100, round(0.002 * 200 / max(timer.timeit(200), 1e-9))) for s, timer in timers.items()}
-    best = dict.fromkeys(timers, float("inf"))
-    for _ in range(repeats):
-        for s, timer in timers.items():
-            best[s] = min(best[s], timer.timeit(numbers[s]) / numbers[s] * 1e9)
-    return {s: ns - best["pass"] for s, ns in best.items()}
 
 
 def profile(repeats: int) -> dict[str, float]:
@@ -340,11 +303,6 @@ def training_profile(repeats: int) -> dict[int, dict[str, float]]:
 
 # --------------------------------------------------------------------------------------------------
 # Report
-
-
-def verdict(ratio: Stat, bound: float, at_most: bool) -> str:
-    met = ratio.median <= bound if at_most else ratio.median >= bound
-    return ("met" if met else "MISSED") + (" (IQR straddles target)" if ratio.q25 <= bound <= ratio.q75 else "")
 
 
 def linear_section(results: Results, summary: list[str]) -> str:
@@ -491,8 +449,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = QUICK if args.quick else FULL
     cfg = Config(args.rounds or cfg.rounds, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds, cfg.profile_repeats)
-    if args.threads > 0:  # read by the workers' libraries when they load
-        os.environ.update(dict.fromkeys(THREAD_VARS, str(args.threads)))
+    settle = equalise_threads(args.threads)
     has_torch = importlib.util.find_spec("torch") is not None
     print(f"# tinytorch speed benchmark{' (--quick)' if args.quick else ''}; load average {load_average()}\n")
     meter = CpuMeter()
@@ -501,7 +458,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with running(contenders) as (tinytorch, numpy, *torch):
         libraries = [numpy.call(numpy_description)] + [worker.call(torch_description) for worker in torch]
         ours, theirs = tinytorch.call(tinytorch_output), [worker.call(torch_output) for worker in torch]
-        results = take_turns(contenders, CASES, cfg.rounds, settle=0.0 if args.threads == 1 else SETTLE_SECONDS)
+        results = take_turns(contenders, CASES, cfg.rounds, settle=settle)
         ns = tinytorch.call(profile, cfg.profile_repeats)
         training_us = tinytorch.call(training_profile, cfg.profile_repeats)
         ours_step = tinytorch.call(tinytorch_training_check)
