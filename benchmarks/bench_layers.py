@@ -33,13 +33,16 @@ from harness import (
     CpuMeter,
     Results,
     Worker,
+    add_threads_option,
     best_ns,
     equalise_threads,
     load_average,
     markdown_table,
     mlp_gradients_by_hand,
+    mlp_to_torch,
     numpy_description,
     running,
+    step_figures,
     take_turns,
     torch_description,
     verdict,
@@ -101,24 +104,6 @@ def build_mlp() -> Sequential:
     for layer in (model[0], model[3]):
         layer.bias.data = 0.1 * rng.standard_normal(layer.out_features, dtype=np.float32)
     return model.eval()
-
-
-def to_torch(model: Sequential) -> Any:
-    """The same architecture as a torch.nn.Sequential, with the tinytorch weights copied in (float32, eval)."""
-    import torch
-
-    first, last = model[0], model[3]
-    net = torch.nn.Sequential(
-        torch.nn.Linear(first.in_features, first.out_features),
-        torch.nn.ReLU(),
-        torch.nn.Dropout(model[2].p),
-        torch.nn.Linear(last.in_features, last.out_features),
-    )
-    with torch.no_grad():
-        for ours, theirs in ((first, net[0]), (last, net[3])):
-            theirs.weight.copy_(torch.from_numpy(ours.weight.data.T.copy()))  # torch stores (out, in)
-            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
-    return net.float().eval()
 
 
 def call(function: Callable[[Any], object], x: object) -> Callable[[], object]:
@@ -205,9 +190,9 @@ def torch_cases(cfg: Config, threads: int) -> Cases:
 
     if threads > 0:
         torch.set_num_threads(threads)
-    net = to_torch(build_mlp())
+    net = mlp_to_torch(build_mlp())
     cases = {f"mlp/{b}": call(net, torch.from_numpy(make_input(b))) for b in SWEEP_BATCHES}
-    cases |= {f"train/{b}": torch_step(to_torch(build_mlp()).train(), b) for b in TRAIN_BATCHES}
+    cases |= {f"train/{b}": torch_step(mlp_to_torch(build_mlp()).train(), b) for b in TRAIN_BATCHES}
     training = dict.fromkeys(TRAIN_CASES, contextlib.nullcontext)
     return Cases(
         cases, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds, context=torch.inference_mode, contexts=training
@@ -219,20 +204,13 @@ def tinytorch_output() -> np.ndarray:
         return build_mlp()(Tensor(make_input(CHECK_BATCH))).data
 
 
-def step_figures(step: Callable[[], object], params: Sequence[Any]) -> np.ndarray:
-    """The loss, the global gradient norm and the loss after one SGD step, for the equal-work check of training."""
-    loss = float(np.asarray(step().data))  # .data: a tinytorch Tensor's array, a torch tensor without its graph
-    norm = np.sqrt(sum(float((np.asarray(param.grad.data) ** 2).sum()) for param in params))
-    return np.array([loss, norm, float(np.asarray(step().data))])
-
-
 def tinytorch_training_check() -> np.ndarray:
     model = build_mlp()  # in eval mode: without dropout both libraries do the same arithmetic
     return step_figures(tinytorch_step(model, CHECK_BATCH), model.parameters())
 
 
 def torch_training_check() -> np.ndarray:
-    net = to_torch(build_mlp())
+    net = mlp_to_torch(build_mlp())
     return step_figures(torch_step(net, CHECK_BATCH), list(net.parameters()))
 
 
@@ -240,7 +218,7 @@ def torch_output() -> np.ndarray:
     import torch
 
     with torch.inference_mode():
-        return to_torch(build_mlp())(torch.from_numpy(make_input(CHECK_BATCH))).numpy()
+        return mlp_to_torch(build_mlp())(torch.from_numpy(make_input(CHECK_BATCH))).numpy()
 
 
 # Batch-1 pieces of the MLP, timed in the tinytorch process: piece -> (tinytorch statement, the same without it).
@@ -434,12 +412,7 @@ def training_profile_table(us: dict[int, dict[str, float]]) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few rounds and short batches; writes no results")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="threads for NumPy's BLAS and PyTorch alike (default 1; 0 = leave the libraries' defaults)",
-    )
+    add_threads_option(parser)
     parser.add_argument("--rounds", type=int, help="visits of every case per process (default 40; 4 with --quick)")
     parser.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
     return parser.parse_args(argv)

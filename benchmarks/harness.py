@@ -10,11 +10,13 @@ after the other. Nothing here asserts anything about speed.
 
 Also shared: equal thread counts for every library (`equalise_threads`), what NumPy and PyTorch run on
 (`numpy_description`, `torch_description`), `verdict`, `best_ns` for profiling single statements, and the
-floor of the training benchmarks, an MLP's gradients written by hand in NumPy (`mlp_gradients_by_hand`).
+floor of the training benchmarks, an MLP's gradients written by hand in NumPy (`mlp_gradients_by_hand`), the
+same MLP in PyTorch (`mlp_to_torch`) and the figures of a first training step that show equal work (`step_figures`).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import ctypes
 import gc
@@ -215,9 +217,13 @@ class Results:
     def add(self, case: str, name: str, round_: int, samples: list[float]) -> None:
         self.visits.setdefault((case, name), {})[round_] = samples
 
+    def samples(self, case: str, name: str) -> list[float]:
+        """Every sample of every visit, in order."""
+        return [t for samples in self.visits[case, name].values() for t in samples]
+
     def time(self, case: str, name: str) -> Stat:
         """Over every sample of every visit."""
-        return Stat.of([t for samples in self.visits[case, name].values() for t in samples])
+        return Stat.of(self.samples(case, name))
 
     def ratio(self, case: str, name: str, baseline: str) -> Stat:
         """`name`'s time / `baseline`'s time, one value per round: the medians of that round's two visits. In the
@@ -304,6 +310,16 @@ class CpuMeter:
         return f"{others:.2f} of {os.cpu_count()} cores busy with other processes while measuring{warning}"
 
 
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """--threads N, for equalise_threads."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for NumPy's BLAS and PyTorch alike (default 1; 0 = leave the libraries' defaults)",
+    )
+
+
 def equalise_threads(threads: int) -> float:
     """Make the BLAS and OpenMP libraries of every worker spawned from now on run `threads` threads (0: leave their
     defaults); PyTorch's workers must also call torch.set_num_threads. Returns the `settle` for take_turns."""
@@ -377,3 +393,31 @@ def mlp_gradients_by_hand(
     grad_hidden = (grad @ w2.T) * scale
     grads = [np.dot(x.T, grad_hidden), grad_hidden.sum(axis=0), np.dot(activation.T, grad), grad.sum(axis=0)]
     return float(-log_probs[rows, targets].mean()), grads
+
+
+def mlp_to_torch(model: Any) -> Any:
+    """tinytorch's Sequential(Linear, ReLU, Dropout, Linear) as the same torch.nn.Sequential, float32, with the
+    weights and biases copied in and the model's train/eval mode."""
+    import torch
+
+    first, last = model[0], model[3]
+    net = torch.nn.Sequential(
+        torch.nn.Linear(first.in_features, first.out_features),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(model[2].p),
+        torch.nn.Linear(last.in_features, last.out_features),
+    )
+    with torch.no_grad():
+        for ours, theirs in ((first, net[0]), (last, net[3])):
+            theirs.weight.copy_(torch.from_numpy(ours.weight.data.T.copy()))  # torch stores (out, in)
+            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
+    return net.float().train(model.training)
+
+
+def step_figures(step: Callable[[], Any], params: Sequence[Any]) -> np.ndarray:
+    """The loss, the global gradient norm and the loss after the update, of the first call of a training `step`
+    (which zeroes the gradients, runs forward and backward, updates `params` and returns the loss), for checking
+    that two libraries do the same work."""
+    loss = float(np.asarray(step().data))  # .data: a tinytorch Tensor's array, a torch tensor without its graph
+    norm = np.sqrt(sum(float((np.asarray(param.grad.data) ** 2).sum()) for param in params))
+    return np.array([loss, norm, float(np.asarray(step().data))])
