@@ -13,7 +13,7 @@ export PATH := $(BIN):$(PATH)
 # No __pycache__ folders in the source tree or the student kit.
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: install export release kit demo test test-fast lint bench clean
+.PHONY: install export release kit demo test test-fast lint bench bench-training clean
 
 install: $(VENV)/.installed
 
@@ -62,6 +62,10 @@ $(CHROMIUM):
 # benchmark-only extra; `make bench ARGS=--quick` for a 15-second smoke run.
 bench: $(VENV)/.bench-installed
 	python benchmarks/bench_layers.py $(ARGS)
+
+# Training the digits MLP with Adam at batch 32 against PyTorch CPU; `make bench-training ARGS=--quick`: 20 seconds.
+bench-training: $(VENV)/.bench-installed
+	python benchmarks/bench_training.py $(ARGS)
 
 $(VENV)/.bench-installed: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[bench]'

@@ -18,19 +18,35 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import ctypes
 import importlib.util
 import os
 import platform
 import sys
-import timeit
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from harness import Cases, CpuMeter, Results, Stat, Worker, load_average, markdown_table, running, take_turns
+from harness import (
+    Cases,
+    CpuMeter,
+    Results,
+    Worker,
+    add_threads_option,
+    best_ns,
+    equalise_threads,
+    load_average,
+    markdown_table,
+    mlp_gradients_by_hand,
+    mlp_to_torch,
+    numpy_description,
+    running,
+    step_figures,
+    take_turns,
+    torch_description,
+    verdict,
+)
 
 from tinytorch.core.activations import ReLU
 from tinytorch.core.autograd import LayerGrads, no_grad
@@ -47,8 +63,6 @@ TRAIN_BATCHES = (1, 32)
 TRAIN_CASES = [f"train/{batch}" for batch in TRAIN_BATCHES]
 CASES = [f"linear/{batch}" for batch in LINEAR_BATCHES] + [f"mlp/{batch}" for batch in SWEEP_BATCHES] + TRAIN_CASES
 CHECK_BATCH = 32
-THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
-SETTLE_SECONDS = 0.3  # pause at each switch of process when the libraries run more than one thread each
 LINEAR_TARGETS = {1: 1.25, 32: 1.05, 128: 1.05, 512: 1.05}  # tinytorch's time / NumPy's, at most
 MLP_TARGETS = {1: 2.0, 32: 1.2}  # tinytorch's speed-up over PyTorch (PyTorch's time / tinytorch's), at least
 TRAIN_TARGETS = {1: 1.5, 32: 1.0}  # the same for one training step
@@ -92,24 +106,6 @@ def build_mlp() -> Sequential:
     return model.eval()
 
 
-def to_torch(model: Sequential) -> Any:
-    """The same architecture as a torch.nn.Sequential, with the tinytorch weights copied in (float32, eval)."""
-    import torch
-
-    first, last = model[0], model[3]
-    net = torch.nn.Sequential(
-        torch.nn.Linear(first.in_features, first.out_features),
-        torch.nn.ReLU(),
-        torch.nn.Dropout(model[2].p),
-        torch.nn.Linear(last.in_features, last.out_features),
-    )
-    with torch.no_grad():
-        for ours, theirs in ((first, net[0]), (last, net[3])):
-            theirs.weight.copy_(torch.from_numpy(ours.weight.data.T.copy()))  # torch stores (out, in)
-            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
-    return net.float().eval()
-
-
 def call(function: Callable[[Any], object], x: object) -> Callable[[], object]:
     return lambda: function(x)
 
@@ -131,34 +127,16 @@ def tinytorch_step(model: Sequential, batch: int) -> Callable[[], Tensor]:
 
 
 def numpy_step(model: Sequential, batch: int) -> Callable[[], float]:
-    """The same step written by hand in NumPy, on the model's own arrays: no graph, no wrappers, and no gradient for
-    the input. What a NumPy-backed library could reach at best."""
-    w1, b1, w2, b2 = (param.data for param in model.parameters())
-    x, targets, rows, keep_prob = make_input(batch), make_targets(batch), np.arange(batch), 1 - model[2].p
-    dropout = model[2].training and model[2].p > 0
+    """The same step written by hand in NumPy (harness.mlp_gradients_by_hand), on the model's own arrays."""
+    params = [param.data for param in model.parameters()]
+    x, targets = make_input(batch), make_targets(batch)
+    keep_prob = 1 - model[2].p if model[2].training else 1.0
 
     def step() -> float:
-        hidden = x @ w1 + b1
-        active = hidden > 0
-        if dropout:
-            active &= np.random.random(hidden.shape) < keep_prob
-        scale = active / np.float32(keep_prob if dropout else 1)  # ReLU's and Dropout's masks in one
-        activation = hidden * scale
-        logits = activation @ w2 + b2
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-        grad = np.exp(log_probs)
-        grad[rows, targets] -= 1
-        grad /= batch
-        grad_hidden = (grad @ w2.T) * scale
-        for param, param_grad in (
-            (w2, np.dot(activation.T, grad)),
-            (b2, grad.sum(axis=0)),
-            (w1, np.dot(x.T, grad_hidden)),
-            (b1, grad_hidden.sum(axis=0)),
-        ):
+        loss, grads = mlp_gradients_by_hand(x, targets, params, keep_prob)
+        for param, param_grad in zip(params, grads, strict=True):
             param -= LEARNING_RATE * param_grad
-        return float(-log_probs[rows, targets].mean())
+        return loss
 
     return step
 
@@ -212,9 +190,9 @@ def torch_cases(cfg: Config, threads: int) -> Cases:
 
     if threads > 0:
         torch.set_num_threads(threads)
-    net = to_torch(build_mlp())
+    net = mlp_to_torch(build_mlp())
     cases = {f"mlp/{b}": call(net, torch.from_numpy(make_input(b))) for b in SWEEP_BATCHES}
-    cases |= {f"train/{b}": torch_step(to_torch(build_mlp()).train(), b) for b in TRAIN_BATCHES}
+    cases |= {f"train/{b}": torch_step(mlp_to_torch(build_mlp()).train(), b) for b in TRAIN_BATCHES}
     training = dict.fromkeys(TRAIN_CASES, contextlib.nullcontext)
     return Cases(
         cases, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds, context=torch.inference_mode, contexts=training
@@ -226,20 +204,13 @@ def tinytorch_output() -> np.ndarray:
         return build_mlp()(Tensor(make_input(CHECK_BATCH))).data
 
 
-def step_figures(step: Callable[[], object], params: Sequence[Any]) -> np.ndarray:
-    """The loss, the global gradient norm and the loss after one SGD step, for the equal-work check of training."""
-    loss = float(np.asarray(step().data))  # .data: a tinytorch Tensor's array, a torch tensor without its graph
-    norm = np.sqrt(sum(float((np.asarray(param.grad.data) ** 2).sum()) for param in params))
-    return np.array([loss, norm, float(np.asarray(step().data))])
-
-
 def tinytorch_training_check() -> np.ndarray:
     model = build_mlp()  # in eval mode: without dropout both libraries do the same arithmetic
     return step_figures(tinytorch_step(model, CHECK_BATCH), model.parameters())
 
 
 def torch_training_check() -> np.ndarray:
-    net = to_torch(build_mlp())
+    net = mlp_to_torch(build_mlp())
     return step_figures(torch_step(net, CHECK_BATCH), list(net.parameters()))
 
 
@@ -247,26 +218,7 @@ def torch_output() -> np.ndarray:
     import torch
 
     with torch.inference_mode():
-        return to_torch(build_mlp())(torch.from_numpy(make_input(CHECK_BATCH))).numpy()
-
-
-def numpy_description() -> str:
-    """NumPy's version, BLAS, and the threads its bundled OpenBLAS uses, read from the library itself."""
-    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-    threads = "unknown"
-    for path in sorted((Path(np.__file__).resolve().parent.parent / "numpy.libs").glob("lib*openblas*.so*")):
-        lib = ctypes.CDLL(str(path))
-        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads"):
-            if hasattr(lib, name):
-                threads = getattr(lib, name)()
-    return f"numpy {np.__version__}, BLAS {blas.get('name')} {blas.get('version')}, {threads} thread(s)"
-
-
-def torch_description() -> str:
-    import torch
-
-    mkl = "MKL" if torch.backends.mkl.is_available() else "no MKL"
-    return f"torch {torch.__version__} ({mkl}), {torch.get_num_threads()} thread(s)"
+        return mlp_to_torch(build_mlp())(torch.from_numpy(make_input(CHECK_BATCH))).numpy()
 
 
 # Batch-1 pieces of the MLP, timed in the tinytorch process: piece -> (tinytorch statement, the same without it).
@@ -279,17 +231,6 @@ PROFILE = {
     "a Module.__call__ (on Linear(4, 4))": ("tiny(t)", "tiny.forward(t)"),
     "a Tensor(float32 array)": ("Tensor(ya)", "pass"),
 }
-
-
-def best_ns(statements: Sequence[str], names: dict[str, Any], repeats: int) -> dict[str, float]:
-    """Nanoseconds per statement: best of `repeats`, the statements taking turns, the empty loop's cost subtracted."""
-    timers = {s: timeit.Timer(s, globals=names) for s in [*statements, "pass"]}
-    numbers = {s: max(100, round(0.002 * 200 / max(timer.timeit(200), 1e-9))) for s, timer in timers.items()}
-    best = dict.fromkeys(timers, float("inf"))
-    for _ in range(repeats):
-        for s, timer in timers.items():
-            best[s] = min(best[s], timer.timeit(numbers[s]) / numbers[s] * 1e9)
-    return {s: ns - best["pass"] for s, ns in best.items()}
 
 
 def profile(repeats: int) -> dict[str, float]:
@@ -340,11 +281,6 @@ def training_profile(repeats: int) -> dict[int, dict[str, float]]:
 
 # --------------------------------------------------------------------------------------------------
 # Report
-
-
-def verdict(ratio: Stat, bound: float, at_most: bool) -> str:
-    met = ratio.median <= bound if at_most else ratio.median >= bound
-    return ("met" if met else "MISSED") + (" (IQR straddles target)" if ratio.q25 <= bound <= ratio.q75 else "")
 
 
 def linear_section(results: Results, summary: list[str]) -> str:
@@ -476,12 +412,7 @@ def training_profile_table(us: dict[int, dict[str, float]]) -> str:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few rounds and short batches; writes no results")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=1,
-        help="threads for NumPy's BLAS and PyTorch alike (default 1; 0 = leave the libraries' defaults)",
-    )
+    add_threads_option(parser)
     parser.add_argument("--rounds", type=int, help="visits of every case per process (default 40; 4 with --quick)")
     parser.add_argument("--no-save", action="store_true", help="do not write benchmarks/results/")
     return parser.parse_args(argv)
@@ -491,8 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = QUICK if args.quick else FULL
     cfg = Config(args.rounds or cfg.rounds, cfg.batches, cfg.batch_seconds, cfg.warmup_seconds, cfg.profile_repeats)
-    if args.threads > 0:  # read by the workers' libraries when they load
-        os.environ.update(dict.fromkeys(THREAD_VARS, str(args.threads)))
+    settle = equalise_threads(args.threads)
     has_torch = importlib.util.find_spec("torch") is not None
     print(f"# tinytorch speed benchmark{' (--quick)' if args.quick else ''}; load average {load_average()}\n")
     meter = CpuMeter()
@@ -501,7 +431,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     with running(contenders) as (tinytorch, numpy, *torch):
         libraries = [numpy.call(numpy_description)] + [worker.call(torch_description) for worker in torch]
         ours, theirs = tinytorch.call(tinytorch_output), [worker.call(torch_output) for worker in torch]
-        results = take_turns(contenders, CASES, cfg.rounds, settle=0.0 if args.threads == 1 else SETTLE_SECONDS)
+        results = take_turns(contenders, CASES, cfg.rounds, settle=settle)
         ns = tinytorch.call(profile, cfg.profile_repeats)
         training_us = tinytorch.call(training_profile, cfg.profile_repeats)
         ours_step = tinytorch.call(tinytorch_training_check)

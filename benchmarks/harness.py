@@ -1,4 +1,4 @@
-"""The timing harness both benchmarks share: contenders in separate processes, taking turns; medians and IQRs.
+"""The timing harness the benchmarks share: contenders in separate processes, taking turns; medians and IQRs.
 
 A *contender* is one way of doing the work (tinytorch, raw NumPy, PyTorch; our grader, plain nbgrader). Each one
 runs in a process of its own, so that no library's thread pool or allocator gets in another's way: a `Worker` is
@@ -7,17 +7,25 @@ timed as a whole. `take_turns` visits every case with every contender, round aft
 (A B C, then C B A), so that a slow phase of a shared machine hits them all alike. `Results` gives medians with
 their interquartile range (IQR), and ratios to a baseline taken round by round between visits made one right
 after the other. Nothing here asserts anything about speed.
+
+Also shared: equal thread counts for every library (`equalise_threads`), what NumPy and PyTorch run on
+(`numpy_description`, `torch_description`), `verdict`, `best_ns` for profiling single statements, and the
+floor of the training benchmarks, an MLP's gradients written by hand in NumPy (`mlp_gradients_by_hand`), the
+same MLP in PyTorch (`mlp_to_torch`) and the figures of a first training step that show equal work (`step_figures`).
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
 import resource
 import subprocess
 import time
+import timeit
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -25,7 +33,11 @@ from pathlib import Path
 from statistics import median, quantiles
 from typing import Any, Protocol
 
+import numpy as np
+
 Fn = Callable[[], object]
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS")
+SETTLE_SECONDS = 0.3  # pause at each switch of process when the libraries run more than one thread each
 
 
 @dataclass(frozen=True)
@@ -205,9 +217,13 @@ class Results:
     def add(self, case: str, name: str, round_: int, samples: list[float]) -> None:
         self.visits.setdefault((case, name), {})[round_] = samples
 
+    def samples(self, case: str, name: str) -> list[float]:
+        """Every sample of every visit, in order."""
+        return [t for samples in self.visits[case, name].values() for t in samples]
+
     def time(self, case: str, name: str) -> Stat:
         """Over every sample of every visit."""
-        return Stat.of([t for samples in self.visits[case, name].values() for t in samples])
+        return Stat.of(self.samples(case, name))
 
     def ratio(self, case: str, name: str, baseline: str) -> Stat:
         """`name`'s time / `baseline`'s time, one value per round: the medians of that round's two visits. In the
@@ -292,3 +308,116 @@ class CpuMeter:
         others = max(0.0, busy - own) / wall
         warning = "; WARNING: the machine was busy, expect noisy figures" if others > 0.25 else ""
         return f"{others:.2f} of {os.cpu_count()} cores busy with other processes while measuring{warning}"
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """--threads N, for equalise_threads."""
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="threads for NumPy's BLAS and PyTorch alike (default 1; 0 = leave the libraries' defaults)",
+    )
+
+
+def equalise_threads(threads: int) -> float:
+    """Make the BLAS and OpenMP libraries of every worker spawned from now on run `threads` threads (0: leave their
+    defaults); PyTorch's workers must also call torch.set_num_threads. Returns the `settle` for take_turns."""
+    if threads > 0:  # read by the workers' libraries when they load
+        os.environ.update(dict.fromkeys(THREAD_VARS, str(threads)))
+    return 0.0 if threads == 1 else SETTLE_SECONDS
+
+
+def numpy_description() -> str:
+    """NumPy's version, BLAS, and the threads its bundled OpenBLAS uses, read from the library itself."""
+    blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+    threads = "unknown"
+    for path in sorted((Path(np.__file__).resolve().parent.parent / "numpy.libs").glob("lib*openblas*.so*")):
+        lib = ctypes.CDLL(str(path))
+        for name in ("scipy_openblas_get_num_threads64_", "scipy_openblas_get_num_threads", "openblas_get_num_threads"):
+            if hasattr(lib, name):
+                threads = getattr(lib, name)()
+    return f"numpy {np.__version__}, BLAS {blas.get('name')} {blas.get('version')}, {threads} thread(s)"
+
+
+def torch_description() -> str:
+    import torch
+
+    mkl = "MKL" if torch.backends.mkl.is_available() else "no MKL"
+    return f"torch {torch.__version__} ({mkl}), {torch.get_num_threads()} thread(s)"
+
+
+def verdict(ratio: Stat, bound: float, at_most: bool) -> str:
+    """'met' or 'MISSED' from the median ratio against `bound` (an upper bound if `at_most`, else a lower one)."""
+    met = ratio.median <= bound if at_most else ratio.median >= bound
+    return ("met" if met else "MISSED") + (" (IQR straddles target)" if ratio.q25 <= bound <= ratio.q75 else "")
+
+
+def best_ns(statements: Sequence[str], names: dict[str, Any], repeats: int) -> dict[str, float]:
+    """Nanoseconds per statement: best of `repeats`, the statements taking turns, the empty loop's cost subtracted."""
+    timers = {s: timeit.Timer(s, globals=names) for s in [*statements, "pass"]}
+    numbers = {s: max(100, round(0.002 * 200 / max(timer.timeit(200), 1e-9))) for s, timer in timers.items()}
+    best = dict.fromkeys(timers, float("inf"))
+    for _ in range(repeats):
+        for s, timer in timers.items():
+            best[s] = min(best[s], timer.timeit(numbers[s]) / numbers[s] * 1e9)
+    return {s: ns - best["pass"] for s, ns in best.items()}
+
+
+def mlp_gradients_by_hand(
+    x: np.ndarray, targets: np.ndarray, params: Sequence[np.ndarray], keep_prob: float
+) -> tuple[float, list[np.ndarray]]:
+    """Linear, ReLU, Dropout(1 - keep_prob), Linear and CrossEntropyLoss, forward and backward, written by hand in
+    NumPy: no graph, no wrappers, no gradient for the input, ReLU's and Dropout's masks fused. What a NumPy-backed
+    library could reach at best.
+
+    x (N, in), targets (N,) class indices, params = [w1 (in, hidden), b1 (hidden,), w2 (hidden, out), b2 (out,)]
+    (float32). Dropout draws its mask as tinytorch's does, `np.random.random((N, hidden)) < keep_prob`, so that with
+    the same seed both drop the same units; keep_prob 1 draws nothing. Returns the mean loss and the gradients of
+    the params, in their order.
+    """
+    w1, b1, w2, b2 = params
+    batch, rows = len(x), np.arange(len(x))
+    hidden = x @ w1 + b1
+    active = hidden > 0
+    if keep_prob < 1:
+        active &= np.random.random(hidden.shape) < keep_prob
+    scale = active / np.float32(keep_prob)  # ReLU's and Dropout's masks in one
+    activation = hidden * scale
+    logits = activation @ w2 + b2
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    grad = np.exp(log_probs)
+    grad[rows, targets] -= 1
+    grad /= batch
+    grad_hidden = (grad @ w2.T) * scale
+    grads = [np.dot(x.T, grad_hidden), grad_hidden.sum(axis=0), np.dot(activation.T, grad), grad.sum(axis=0)]
+    return float(-log_probs[rows, targets].mean()), grads
+
+
+def mlp_to_torch(model: Any) -> Any:
+    """tinytorch's Sequential(Linear, ReLU, Dropout, Linear) as the same torch.nn.Sequential, float32, with the
+    weights and biases copied in and the model's train/eval mode."""
+    import torch
+
+    first, last = model[0], model[3]
+    net = torch.nn.Sequential(
+        torch.nn.Linear(first.in_features, first.out_features),
+        torch.nn.ReLU(),
+        torch.nn.Dropout(model[2].p),
+        torch.nn.Linear(last.in_features, last.out_features),
+    )
+    with torch.no_grad():
+        for ours, theirs in ((first, net[0]), (last, net[3])):
+            theirs.weight.copy_(torch.from_numpy(ours.weight.data.T.copy()))  # torch stores (out, in)
+            theirs.bias.copy_(torch.from_numpy(ours.bias.data))
+    return net.float().train(model.training)
+
+
+def step_figures(step: Callable[[], Any], params: Sequence[Any]) -> np.ndarray:
+    """The loss, the global gradient norm and the loss after the update, of the first call of a training `step`
+    (which zeroes the gradients, runs forward and backward, updates `params` and returns the loss), for checking
+    that two libraries do the same work."""
+    loss = float(np.asarray(step().data))  # .data: a tinytorch Tensor's array, a torch tensor without its graph
+    norm = np.sqrt(sum(float((np.asarray(param.grad.data) ** 2).sum()) for param in params))
+    return np.array([loss, norm, float(np.asarray(step().data))])
