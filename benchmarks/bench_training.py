@@ -302,8 +302,8 @@ ZERO_GRAD = "optimizer.zero_grad()"
 BACKWARD = "zero_grad(), forward, loss, backward() (NumPy: its gradients)"
 ADAM = "optimizer.step(): Adam on the 4 parameters"
 FUSED = "optimizer.step(), fused=True"
-LINEAR_RULE = "Linear(64, 256)'s backward rule"
-INPUT_GRAD = "  of which the input's gradient, unused"
+LINEAR_RULE = "Linear(64, 256)'s backward rule, first layer"
+INPUT_GRAD = "  the input's gradient it skips there, grad @ W.T"
 # The pieces tinytorch and PyTorch share, as statements on the names `model`, `optimizer`, `loss_fn`, `no_grad`.
 LIBRARY_STATEMENTS = {
     STEP: "train_step(model, loss_fn, optimizer, *next(batches))",
@@ -342,7 +342,7 @@ def tinytorch_profile(repeats: int) -> dict[str, float]:
     names["grad"] = np.random.default_rng(SEED).standard_normal((len(names["xa"]), HIDDEN), dtype=np.float32)
     statements = LIBRARY_STATEMENTS | {
         MASK: "np.random.random(mask_shape) < keep_prob",
-        LINEAR_RULE: "LayerGrads.linear(grad, None, xa, W1, b1)",
+        LINEAR_RULE: "LayerGrads.linear(grad, None, xa, W1, b1, False)",
         INPUT_GRAD: "grad @ W1.T",
     }
     return piece_us(statements, names, repeats)
