@@ -8,8 +8,6 @@ running values per parameter, created at that parameter's first step, and skips 
 __all__ = ['Optimizer', 'SGD', 'Adam', 'AdamW']
 
 # %% ../../nbs/06_optimizers/06_optimizers.ipynb #e517ae4c
-import math
-
 import numpy as np
 
 from .tensor import Tensor
@@ -124,7 +122,7 @@ class Adam(Optimizer):
         t = state["step"]
         state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g
         state["exp_avg_sq"] = beta2 * state["exp_avg_sq"] + (1 - beta2) * g * g
-        denom = np.sqrt(state["exp_avg_sq"]) / math.sqrt(1 - beta2**t) + self.eps
+        denom = np.sqrt(state["exp_avg_sq"]) / (1 - beta2**t) ** 0.5 + self.eps
         p.data -= self.lr / (1 - beta1**t) * state["exp_avg"] / denom
 
 
