@@ -213,6 +213,21 @@ def _trajectories(
     return opt, params[:-1]
 
 
+def _every_config(inputs: Arrays, optimizer: type, configs: tuple[dict, ...]) -> tuple[Outputs, list]:
+    """The trajectories of `optimizer` with each of `configs`; each run's (optimizer, params)."""
+    out = Outputs()
+    runs = [
+        _trajectories(out, inputs, lambda ps, config=config: optimizer(ps, **config), c)
+        for c, config in enumerate(configs)
+    ]
+    return out, runs
+
+
+def _state_keys(out: Outputs, opt: Optimizer, p: Tensor, what: str) -> None:
+    """Text state_keys: the sorted keys of opt.state[p], comma-separated."""
+    out.text("state_keys", ",".join(sorted(map(str, _state(opt, p, what)))))
+
+
 def _linear_step(out: Outputs, inputs: Arrays, make: Callable[[list], Optimizer]) -> None:
     """Values weight and bias: a Linear(3, 2) with the fixture's parameters after one step against the gradients of
     the MSE of its outputs, computed by autograd."""
@@ -307,7 +322,7 @@ def sgd_momentum_weight_decay(inputs: Arrays) -> Outputs:
         buffers.append(_state_array(opt, w, "momentum_buffer"))
     out.value("trajectory", np.stack(path))
     out.value("buffer", np.stack(buffers))
-    out.text("state_keys", ",".join(sorted(map(str, _state(opt, w, "SGD's state")))))
+    _state_keys(out, opt, w, "SGD's state")
     out.flag("idle_no_state", _stateless(opt, idle))
     out.value("idle", arr(idle, "a parameter without a gradient after step()"))
     constant = Tensor(np.zeros(2))
@@ -318,10 +333,7 @@ def sgd_momentum_weight_decay(inputs: Arrays) -> Outputs:
 
 def sgd_hidden_trajectories(inputs: Arrays) -> Outputs:
     """SGD with every mix of momentum and weight decay of SGD_CONFIGS, over the fixture's steps, some skipped."""
-    out = Outputs()
-    for c, config in enumerate(SGD_CONFIGS):
-        _trajectories(out, inputs, lambda params, config=config: SGD(params, **config), c)
-    return out
+    return _every_config(inputs, SGD, SGD_CONFIGS)[0]
 
 
 # --------------------------------------------------------------------------- adam
@@ -335,7 +347,7 @@ def adam_first_steps(inputs: Arrays) -> Outputs:
     opt = Adam(w, lr=0.1)
     out.flag("lazy", isinstance(opt.state, dict) and opt.state == {})
     out.value("trajectory", _steps(opt, w, list(inputs["g"])))
-    out.text("state_keys", ",".join(sorted(map(str, _state(opt, w[0], "Adam's state")))))
+    _state_keys(out, opt, w[0], "Adam's state")
     out.value("step", np.int64(_state_array(opt, w[0], "step")))
     out.value("exp_avg", _state_array(opt, w[0], "exp_avg"))
     out.value("exp_avg_sq", _state_array(opt, w[0], "exp_avg_sq"))
@@ -369,9 +381,8 @@ def adam_options(inputs: Arrays) -> Outputs:
 def adam_hidden_trajectories(inputs: Arrays) -> Outputs:
     """Adam with each configuration of ADAM_CONFIGS over the fixture's steps, some skipped, and each parameter's
     step count."""
-    out = Outputs()
-    for c, config in enumerate(ADAM_CONFIGS):
-        opt, params = _trajectories(out, inputs, lambda params, config=config: Adam(params, **config), c)
+    out, runs = _every_config(inputs, Adam, ADAM_CONFIGS)
+    for c, (opt, params) in enumerate(runs):
         out.value(f"c{c}_steps", np.array([_state_array(opt, p, "step") for p in params], dtype=np.int64))
     return out
 
@@ -387,7 +398,7 @@ def adamw_decoupled(inputs: Arrays) -> Outputs:
         w = _tensors(inputs, ["w"])
         opt = AdamW(w, lr=0.1, weight_decay=decay)
         out.value(f"decay_{k}", _steps(opt, w, list(inputs["g"])))
-    out.text("state_keys", ",".join(sorted(map(str, _state(opt, w[0], "AdamW's state")))))
+    _state_keys(out, opt, w[0], "AdamW's state")
     w, idle = _tensors(inputs, ["w", "idle"])
     zeros = np.zeros_like(inputs["w"])
     out.value("shrink", _steps(AdamW([w, idle], lr=0.1, weight_decay=0.5), [w, idle], [zeros] * 3)[-1])
@@ -397,7 +408,4 @@ def adamw_decoupled(inputs: Arrays) -> Outputs:
 
 def adamw_hidden_trajectories(inputs: Arrays) -> Outputs:
     """AdamW with each configuration of ADAMW_CONFIGS over the fixture's steps, some skipped."""
-    out = Outputs()
-    for c, config in enumerate(ADAMW_CONFIGS):
-        _trajectories(out, inputs, lambda params, config=config: AdamW(params, **config), c)
-    return out
+    return _every_config(inputs, AdamW, ADAMW_CONFIGS)[0]
