@@ -10,6 +10,7 @@ __all__ = ['Optimizer', 'SGD', 'Adam', 'AdamW']
 # %% ../../nbs/06_optimizers/06_optimizers.ipynb #e517ae4c
 import numpy as np
 
+import tinytorch.core.autograd  # noqa: F401  optimizers read .grad, which autograd installs on every Tensor
 from .tensor import Tensor
 
 # %% ../../nbs/06_optimizers/06_optimizers.ipynb #c107784a
