@@ -345,6 +345,13 @@ GRAPH_ORDER = """order, seen = [], {id(self)}
                 stack.pop()
                 order.append(tensor)
         return order"""
+SKIP_NONE = "if p.grad is None:\n                continue\n            "
+SGD_DECAY = "g = g + self.weight_decay * p.data\n            if self.momentum:"
+ADAM_DECAY = "g = g + self.weight_decay * p.data\n            self.update(p, g)"
+SGD_BUFFER = 'state["momentum_buffer"] = self.momentum * state["momentum_buffer"] + g'
+ADAM_DENOM = 'denom = np.sqrt(state["exp_avg_sq"]) / (1 - beta2**t) ** 0.5 + self.eps'
+ADAM_STEP = 'p.data -= self.lr / (1 - beta1**t) * state["exp_avg"] / denom'
+ADAMW_SHRINK = "p.data *= 1 - self.lr * self.weight_decay"
 MUTANTS = [
     # Tensor
     _m(
@@ -1113,6 +1120,169 @@ MUTANTS = [
         DROPOUT_RULE,
         "return (grad * (np.random.random(np.shape(scale)) < (scale > 0).mean()) * scale.max(),)",
     ),
+    # optimizers
+    _m(
+        "Optimizer keeps the iterable it was given",
+        "optimizer",
+        "optimizer-arguments optimizer-params-zero-grad",
+        "self.params = list(params)",
+        "self.params = params",
+    ),
+    _m(
+        "zero_grad() fills gradients with zeros",
+        "optimizer",
+        "optimizer-params-zero-grad",
+        "param.grad = None",
+        "param.grad = Tensor(np.zeros(param.shape))",
+    ),
+    _m(
+        "Optimizer lets a NaN lr through (value < 0)",
+        "optimizer",
+        "optimizer-arguments",
+        "if not value >= 0.0:",
+        "if value < 0.0:",
+    ),
+    _m(
+        "Optimizer refuses lr=0 and weight_decay=0",
+        "optimizer",
+        "optimizer-arguments optimizer-params-zero-grad",
+        "if not value >= 0.0:",
+        "if not value > 0.0:",
+    ),
+    _m(
+        "Optimizer accepts an empty parameter list",
+        "optimizer",
+        "optimizer-arguments",
+        "if not self.params:",
+        "if self.params is None:",
+    ),
+    _m(
+        "SGD's momentum buffer dampened by 1 - momentum",
+        "sgd",
+        "sgd-hidden-trajectories sgd-momentum-weight-decay",
+        SGD_BUFFER,
+        SGD_BUFFER.replace("+ g", "+ (1 - self.momentum) * g"),
+    ),
+    _m(
+        "SGD subtracts the weight decay from the gradient",
+        "sgd",
+        "sgd-hidden-trajectories sgd-momentum-weight-decay",
+        SGD_DECAY,
+        SGD_DECAY.replace("g + self", "g - self"),
+    ),
+    _m(
+        "SGD looks the buffer up in self.state, not in state[p]",
+        "sgd",
+        "sgd-hidden-trajectories sgd-momentum-weight-decay",
+        'if "momentum_buffer" in state:',
+        'if "momentum_buffer" in self.state:',
+    ),
+    _m(
+        "SGD does not skip a parameter whose grad is None",
+        "sgd",
+        "sgd-hidden-trajectories sgd-momentum-weight-decay sgd-plain",
+        SKIP_NONE + "g = p.grad.data\n            if self.weight_decay:\n                " + SGD_DECAY,
+        "g = p.grad.data\n            if self.weight_decay:\n                " + SGD_DECAY,
+    ),
+    _m(
+        "SGD accepts a negative momentum",
+        "sgd",
+        "sgd-momentum-weight-decay",
+        "if not momentum >= 0.0:",
+        "if momentum > 1.0:",
+    ),
+    _m(
+        "SGD's weight decay added after the momentum buffer",
+        "sgd",
+        "sgd-hidden-trajectories sgd-momentum-weight-decay",
+        "p.data -= self.lr * g\n",
+        "p.data -= self.lr * (g + self.weight_decay * p.data)\n",
+    ),
+    _m(
+        "Adam without the first moment's bias correction",
+        "adam",
+        "adam-first-steps adam-hidden-trajectories adam-options",
+        ADAM_STEP,
+        'p.data -= self.lr * state["exp_avg"] / denom',
+    ),
+    _m(
+        "Adam's eps inside the square root",
+        "adam",
+        "adam-hidden-trajectories adam-options",
+        ADAM_DENOM,
+        'denom = np.sqrt(state["exp_avg_sq"] / (1 - beta2**t) + self.eps)',
+    ),
+    _m(
+        "Adam's eps added before the bias correction",
+        "adam",
+        "adam-hidden-trajectories adam-options",
+        ADAM_DENOM,
+        'denom = (np.sqrt(state["exp_avg_sq"]) + self.eps) / (1 - beta2**t) ** 0.5',
+    ),
+    _m(
+        "Adam's second moment averages |g|, not g * g",
+        "adam",
+        "adam-first-steps adam-hidden-trajectories adam-options",
+        'state["exp_avg_sq"] + (1 - beta2) * g * g',
+        'state["exp_avg_sq"] + (1 - beta2) * np.abs(g)',
+    ),
+    _m(
+        "Adam's step count starts at 1",
+        "adam",
+        "adam-first-steps adam-hidden-trajectories adam-options",
+        "state.update(step=0,",
+        "state.update(step=1,",
+    ),
+    _m("Adam accepts a beta of 1", "adam", "adam-options", "if not 0.0 <= beta < 1.0:", "if not 0.0 <= beta <= 1.0:"),
+    _m(
+        "Adam drops its weight decay",
+        "adam",
+        "adam-hidden-trajectories adam-options",
+        "self.update(p, g)",
+        "self.update(p, p.grad.data)",
+    ),
+    _m(
+        "Adam does not skip a parameter whose grad is None",
+        "adam",
+        "adam-first-steps adam-hidden-trajectories",
+        SKIP_NONE + "g = p.grad.data\n            if self.weight_decay:\n                " + ADAM_DECAY,
+        "g = p.grad.data\n            if self.weight_decay:\n                " + ADAM_DECAY,
+    ),
+    _m(
+        "Adam divides by 1 - beta2**t without its square root",
+        "adam",
+        "adam-first-steps adam-hidden-trajectories adam-options",
+        "(1 - beta2**t) ** 0.5",
+        "(1 - beta2**t)",
+    ),
+    _m(
+        "AdamW's decay without the learning rate",
+        "adamw",
+        "adamw-decoupled adamw-hidden-trajectories",
+        ADAMW_SHRINK,
+        "p.data *= 1 - self.weight_decay",
+    ),
+    _m(
+        "AdamW shrinks after Adam's step",
+        "adamw",
+        "adamw-decoupled adamw-hidden-trajectories",
+        ADAMW_SHRINK + "\n            self.update(p, p.grad.data)",
+        "self.update(p, p.grad.data)\n            " + ADAMW_SHRINK,
+    ),
+    _m(
+        "AdamW decays parameters without a gradient",
+        "adamw",
+        "adamw-decoupled adamw-hidden-trajectories",
+        SKIP_NONE + ADAMW_SHRINK,
+        ADAMW_SHRINK + "\n            " + SKIP_NONE.strip(),
+    ),
+    _m(
+        "AdamW also adds the decay to the gradient",
+        "adamw",
+        "adamw-decoupled adamw-hidden-trajectories",
+        "self.update(p, p.grad.data)",
+        "self.update(p, p.grad.data + self.weight_decay * p.data)",
+    ),
 ]
 
 
@@ -1130,6 +1300,11 @@ def test_mutants_cover_every_loss():
 def test_mutants_cover_every_autograd_component():
     per_component = {c: sum(m.component == c for m in MUTANTS) for c in COURSE.components["05_autograd"]}
     assert min(per_component.values()) >= 2 and sum(per_component.values()) >= 30, per_component
+
+
+def test_mutants_cover_every_optimizer_component():
+    per_component = {c: sum(m.component == c for m in MUTANTS) for c in COURSE.components["06_optimizers"]}
+    assert min(per_component.values()) >= 4 and sum(per_component.values()) >= 20, per_component
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
@@ -1373,6 +1548,39 @@ VALID = [
         "Linear's weight gradient with einsum",
         "grad_weight = np.dot(x2.T, grad2)",
         'grad_weight = np.einsum("ni,no->io", x2, grad2)',
+    ),
+    _v("06_optimizers", "SGD's step out of place", "p.data -= self.lr * g", "p.data = p.data - self.lr * g"),
+    _v(
+        "06_optimizers",
+        "SGD's momentum buffer from zeros",
+        'state["momentum_buffer"] = g.copy()',
+        'state["momentum_buffer"] = self.momentum * np.zeros_like(g) + g',
+    ),
+    _v(
+        "06_optimizers",
+        "Adam with m_hat and v_hat as in the paper",
+        ADAM_DENOM + "\n        " + ADAM_STEP,
+        'm_hat = state["exp_avg"] / (1 - beta1**t)\n        v_hat = state["exp_avg_sq"] / (1 - beta2**t)\n'
+        "        p.data -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)",
+    ),
+    _v(
+        "06_optimizers",
+        "Adam's first moment as a lerp",
+        'state["exp_avg"] = beta1 * state["exp_avg"] + (1 - beta1) * g',
+        'state["exp_avg"] = state["exp_avg"] + (1 - beta1) * (g - state["exp_avg"])',
+    ),
+    _v(
+        "06_optimizers",
+        "Adam's bias correction with np.sqrt (float64)",
+        "(1 - beta2**t) ** 0.5",
+        "np.sqrt(1 - beta2**t)",
+    ),
+    _v("06_optimizers", "AdamW's decay subtracted", ADAMW_SHRINK, "p.data -= self.lr * self.weight_decay * p.data"),
+    _v(
+        "06_optimizers",
+        "Optimizer refuses NaN with np.isnan",
+        "if not value >= 0.0:",
+        "if np.isnan(value) or value < 0:",
     ),
 ]
 
