@@ -9,7 +9,9 @@ same seed); check_parameters_update's names, which students may phrase their own
 pack (they must identify the frozen tensors by path or shape).
 """
 
+import contextlib
 import gzip
+import os
 import struct
 import tempfile
 from pathlib import Path
@@ -116,6 +118,19 @@ def _numbered(n: int) -> TensorDataset:
 def _idx_bytes(array: np.ndarray) -> bytes:
     header = bytes([0, 0, IDX_CODES[array.dtype.str[1:]], array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
     return header + array.astype(array.dtype.newbyteorder(">")).tobytes()
+
+
+@contextlib.contextmanager
+def _scratch_folder():
+    """A fresh temporary folder as the working directory while the block runs, so that the files the probe writes
+    have the same (relative) paths, and error messages that name them the same words, on every run."""
+    previous = os.getcwd()
+    with tempfile.TemporaryDirectory() as folder:
+        os.chdir(folder)
+        try:
+            yield Path(".")
+        finally:
+            os.chdir(previous)
 
 
 def _load(folder: Path, name: str, data: bytes):
@@ -244,11 +259,11 @@ def loader_properties(inputs: Arrays) -> Outputs:
 
 def idx_roundtrip(inputs: Arrays) -> Outputs:
     out = Outputs()
-    with tempfile.TemporaryDirectory() as folder:
+    with _scratch_folder() as folder:
         for name in IDX_CASES:
             data = _idx_bytes(inputs[name])
-            out.value(f"{name}_plain", _load(Path(folder), f"{name}.idx", data))
-            out.value(f"{name}_gzip", _load(Path(folder), f"{name}-compressed.idx", gzip.compress(data)))
+            out.value(f"{name}_plain", _load(folder, f"{name}.idx", data))
+            out.value(f"{name}_gzip", _load(folder, f"{name}-compressed.idx", gzip.compress(data)))
     return out
 
 
@@ -261,24 +276,24 @@ def idx_errors(inputs: Arrays) -> Outputs:
         "long": good + b"\x00",
         "unknown_type": bytes([0, 0, 0x07, 1]) + struct.pack(">I", 3) + bytes(3),
     }
-    with tempfile.TemporaryDirectory() as folder:
-        out.value("good", _load(Path(folder), "good.idx", good))
+    with _scratch_folder() as folder:
+        out.value("good", _load(folder, "good.idx", good))
         for name, data in broken.items():
-            message = out.raises(name, lambda data=data: _load(Path(folder), "broken.idx", data), message=False)
+            message = out.raises(name, lambda data=data: _load(folder, "broken.idx", data), message=False)
             out.flag(f"{name}_names_file", "broken.idx" in message)
     return out
 
 
 def idx_types(inputs: Arrays) -> Outputs:
     out = Outputs()
-    with tempfile.TemporaryDirectory() as folder:
+    with _scratch_folder() as folder:
         for code, _ in IDX_TYPE_CASES:
             data = _idx_bytes(inputs[code])
             for compressed in (False, True):
-                got = _load(Path(folder), f"{code}.idx", gzip.compress(data) if compressed else data)
+                got = _load(folder, f"{code}.idx", gzip.compress(data) if compressed else data)
                 out.value(f"{code}_{'gzip' if compressed else 'plain'}", got)
         cut = _idx_bytes(inputs["i4"])[:9]  # a 3-dimension header cut short after its first size
-        out.raises("cut_header", lambda: _load(Path(folder), "cut.idx", cut), message=False)
+        out.raises("cut_header", lambda: _load(folder, "cut.idx", cut), message=False)
     return out
 
 
