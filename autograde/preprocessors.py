@@ -79,13 +79,14 @@ def isolated_notebook(nb: NotebookNode, module: str, component: str) -> Notebook
 
 
 def scratch_package(nb: NotebookNode, module: str, dest: Path) -> Path:
-    """`dest/tinytorch`: the reference modules that come before `module`, and the student's export of `module`.
+    """`dest/tinytorch`: the reference modules that come before `module`, and the student's export of `module` (into
+    each package module it exports to).
 
     Raises ExportError (naming notebook, cell and line) when the student's code does not parse.
     """
     from nbdev.export import nb_export
 
-    from tinytorch_course.export import CheckSyntax
+    from tinytorch_course.export import CheckSyntax, FreshModules
 
     course = _course()
     package = dest / "tinytorch"
@@ -93,10 +94,11 @@ def scratch_package(nb: NotebookNode, module: str, dest: Path) -> Path:
     for path in (package / "__init__.py", package / "core" / "__init__.py"):
         path.touch()
     for earlier in course.modules[: course.modules.index(module)]:
-        shutil.copy(REFERENCE / course.package_file(earlier), package / course.package_file(earlier))
+        for file in course.package_files(earlier):
+            shutil.copy(REFERENCE / file, package / file)
     submitted = dest / f"{module}.ipynb"
     submitted.write_text(json.dumps(nb), encoding="utf-8")
-    nb_export(str(submitted), lib_path=str(package), procs=[CheckSyntax])
+    nb_export(str(submitted), lib_path=str(package), procs=[CheckSyntax, FreshModules.into(package)])
     return package
 
 
@@ -420,12 +422,12 @@ def _with_place(result: sandbox.ProbeResult, package: Path, module: str) -> sand
     """A failed import or a timeout, with the notebook cell and line of the student's code it failed or hung in
     added to its error, when the innermost frame of the module's own file is known (earlier modules are the
     reference's). Nothing else in the student's code says where those happened; other errors are left as they are."""
-    own = str(Path(package.name) / _course().package_file(module))
-    frame = next((frame for frame in reversed(result.where) if frame[0] == own), None)
+    own = {str(Path(package.name) / file) for file in _course().package_files(module)}
+    frame = next((frame for frame in reversed(result.where) if frame[0] in own), None)
     if frame is None or result.error is None or result.status not in ("import-failed", "timeout"):
         return result
     try:
-        place = export._locate(package.parent / own, frame[1])
+        place = export._locate(package.parent / frame[0], frame[1])
     except (OSError, ValueError, KeyError):  # a frame forged by the student's code: no place to name
         return result
     function = frame[2]

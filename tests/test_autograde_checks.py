@@ -107,18 +107,20 @@ def _cell_sections(source: str) -> dict[str, str]:
 
 
 def isolated_package(folder: Path, module: str, component: str) -> Path:
-    """A copy of folder/tinytorch whose module file has every other component's solution cell from the reference
+    """A copy of folder/tinytorch whose module files have every other component's solution cell from the reference
     package, and `component`'s and every other cell from the student's (the grader's isolated_notebook, on files)."""
     own, cells = _solution_cell_ids(module).get(component), _solution_cell_ids(module).values()
-    relative = Path("tinytorch") / COURSE.package_file(module)
-    reference = _cell_sections((ROOT / relative).read_text())
-    student = _cell_sections((folder / relative).read_text())
-    spliced = {
-        cell: reference[cell] if own and cell in cells and cell != own else text for cell, text in student.items()
-    }
     isolated = folder.with_name(f"{folder.name}-{component}")
-    if not isolated.exists():
-        shutil.copytree(folder, isolated, ignore=shutil.ignore_patterns("__pycache__"))
+    if isolated.exists():
+        return isolated
+    shutil.copytree(folder, isolated, ignore=shutil.ignore_patterns("__pycache__"))
+    for file in COURSE.package_files(module):
+        relative = Path("tinytorch") / file
+        reference = _cell_sections((ROOT / relative).read_text())
+        student = _cell_sections((folder / relative).read_text())
+        spliced = {
+            cell: reference[cell] if own and cell in cells and cell != own else text for cell, text in student.items()
+        }
         (isolated / relative).write_text("".join(spliced.values()))
     return isolated
 
@@ -166,15 +168,18 @@ def run_checks(module: str, folder: Path | None = None, seed: int | None = None)
 
 
 def student_package(tmp_path: Path, module: str, edits: list[tuple[str, str]]) -> Path:
-    """A copy of the reference package with each `old` line fragment of the module's file replaced by `new`."""
+    """A copy of the reference package with each `old` line fragment of the module's files replaced by `new`."""
     folder = tmp_path / f"student-{uuid.uuid4().hex[:8]}"
     shutil.copytree(ROOT / "tinytorch", folder / "tinytorch", ignore=shutil.ignore_patterns("__pycache__"))
-    path = folder / "tinytorch" / COURSE.package_file(module)
-    source = path.read_text()
+    paths = [folder / "tinytorch" / file for file in COURSE.package_files(module)]
+    sources = {path: path.read_text() for path in paths}
     for old, new in edits:
-        assert source.count(old) == 1, f"{old!r} should occur exactly once in {path.name}"
-        source = source.replace(old, new)
-    path.write_text(source)
+        found = [path for path, source in sources.items() if old in source]
+        names = [path.name for path in paths]
+        assert len(found) == 1 and sources[found[0]].count(old) == 1, f"{old!r} should occur exactly once in {names}"
+        sources[found[0]] = sources[found[0]].replace(old, new)
+    for path, source in sources.items():
+        path.write_text(source)
     return folder
 
 
@@ -1283,6 +1288,191 @@ MUTANTS = [
         "self.update(p, p.grad.data)",
         "self.update(p, p.grad.data + self.weight_decay * p.data)",
     ),
+    # module 07 Training
+    _m(
+        "len(dataset) counts the arrays",
+        "dataset",
+        "dataset-basics dataset-hidden-indexing",
+        "return len(self.arrays[0])",
+        "return len(self.arrays)",
+    ),
+    _m(
+        "TensorDataset accepts arrays of different lengths",
+        "dataset",
+        "dataset-basics",
+        "or len({shape[0] for shape in shapes}) != 1:",
+        "or len({shape[0] for shape in shapes}) < 1:",
+    ),
+    _m(
+        "a sample as a list",
+        "dataset",
+        "dataset-basics dataset-hidden-indexing",
+        "return tuple(a[index] for a in self.arrays)",
+        "return [a[index] for a in self.arrays]",
+    ),
+    _m(
+        "len(loader) ignores drop_last",
+        "dataloader",
+        "dataloader-drop-last dataloader-hidden-properties",
+        "return full + (1 if rest and not self.drop_last else 0)",
+        "return full + (1 if rest else 0)",
+    ),
+    _m(
+        "the short last batch is always dropped",
+        "dataloader",
+        "dataloader-batches dataloader-drop-last dataloader-hidden-properties dataloader-shuffle",
+        "return full + (1 if rest and not self.drop_last else 0)",
+        "return full",
+    ),
+    _m(
+        "shuffle=True shuffles nothing",
+        "dataloader",
+        "dataloader-shuffle dataloader-hidden-properties",
+        "order = self.rng.permutation(len(self.dataset)) if self.shuffle else np.arange(len(self.dataset))",
+        "order = np.arange(len(self.dataset))",
+    ),
+    _m(
+        "the same order every epoch",
+        "dataloader",
+        "dataloader-shuffle dataloader-hidden-properties",
+        "order = self.rng.permutation(len(self.dataset))",
+        "order = np.random.default_rng(self.seed).permutation(len(self.dataset))",
+    ),
+    _m(
+        "the seed is ignored",
+        "dataloader",
+        "dataloader-shuffle dataloader-hidden-properties",
+        "self.rng = np.random.default_rng(seed)",
+        "self.rng = np.random.default_rng()",
+    ),
+    _m(
+        "each batch one sample short",
+        "dataloader",
+        "dataloader-batches dataloader-shuffle dataloader-drop-last dataloader-hidden-properties",
+        "order[start : start + self.batch_size]",
+        "order[start : start + self.batch_size - 1]",
+    ),
+    _m(
+        "__iter__ ignores drop_last",
+        "dataloader",
+        "dataloader-drop-last dataloader-hidden-properties",
+        "for start in range(0, len(self) * self.batch_size, self.batch_size):",
+        "for start in range(0, len(self.dataset), self.batch_size):",
+    ),
+    _m(
+        "gzip's magic number byte-swapped",
+        "idx",
+        "idx-roundtrip idx-hidden-types",
+        'if raw[:2] == b"\\x1f\\x8b":',
+        'if raw[:2] == b"\\x8b\\x1f":',
+    ),
+    _m(
+        "IDX sizes read little-endian",
+        "idx",
+        "idx-roundtrip idx-errors idx-hidden-types",
+        'shape = struct.unpack(f">{ndim}I", raw[4:header])',
+        'shape = struct.unpack(f"<{ndim}I", raw[4:header])',
+    ),
+    _m(
+        "values left big-endian",
+        "idx",
+        "idx-roundtrip idx-hidden-types",
+        '.reshape(shape).astype(dtype.newbyteorder("="))',
+        ".reshape(shape)",
+    ),
+    _m(
+        "trailing bytes accepted",
+        "idx",
+        "idx-errors",
+        "if len(raw) - header != expected:",
+        "if len(raw) - header < expected:",
+    ),
+    _m("a header cut short is not checked", "idx", "idx-hidden-types", "if len(raw) < header:", "if len(raw) < 4:"),
+    _m(
+        "train_epoch leaves the model in eval mode",
+        "train",
+        "train-epoch",
+        "model.train()\n    total, samples = 0.0, 0",
+        "total, samples = 0.0, 0",
+    ),
+    _m(
+        "train_epoch never zeroes the gradients",
+        "train",
+        "train-epoch train-hidden-trajectory",
+        "optimizer.zero_grad()\n        loss = loss_fn(model(x), y)",
+        "loss = loss_fn(model(x), y)",
+    ),
+    _m(
+        "train_epoch returns the last batch's loss",
+        "train",
+        "train-epoch train-hidden-trajectory",
+        "return total / samples",
+        "return float(loss.data)",
+    ),
+    _m(
+        "train_epoch sums batch means per sample count",
+        "train",
+        "train-epoch",
+        "total += float(loss.data) * x.shape[0]",
+        "total += float(loss.data)",
+    ),
+    _m(
+        "evaluate with dropout on",
+        "evaluate",
+        "evaluate-modes evaluate-hidden-dropout",
+        "model.eval()\n    correct, samples = 0, 0",
+        "correct, samples = 0, 0",
+    ),
+    _m(
+        "evaluate always hands back a training model",
+        "evaluate",
+        "evaluate-modes",
+        "model.train(was_training)",
+        "model.train()",
+    ),
+    _m("evaluate records a graph", "evaluate", "evaluate-modes", "with no_grad():", "if True:"),
+    _m(
+        "evaluate divides by the number of batches",
+        "evaluate",
+        "evaluate-accuracy evaluate-hidden-dropout",
+        "samples += len(predicted)",
+        "samples += 1",
+    ),
+    _m(
+        "evaluate's argmax over the batch",
+        "evaluate",
+        "evaluate-accuracy evaluate-hidden-dropout evaluate-modes",
+        "np.argmax(model(x).data, axis=-1)",
+        "np.argmax(model(x).data, axis=0)",
+    ),
+    _m(
+        "check_parameters_update keeps no copy",
+        "updates",
+        "updates-names updates-hidden-small-steps",
+        "before = [tensor.data.copy() for _, tensor, _ in tensors]",
+        "before = [tensor.data for _, tensor, _ in tensors]",
+    ),
+    _m(
+        "check_parameters_update keeps stale gradients",
+        "updates",
+        "updates-names",
+        "optimizer.zero_grad()\n    loss_fn(model(x), y).backward()",
+        "loss_fn(model(x), y).backward()",
+    ),
+    _m(
+        "check_parameters_update looks at parameters() only",
+        "updates",
+        "updates-names updates-hidden-small-steps",
+        "tensors = named_tensors(model)",
+        'tensors = [(f"parameter {i}", p, True) for i, p in enumerate(model.parameters())]',
+    ),
+    _m(
+        "check_parameters_update compares with a tolerance",
+        "updates",
+        "updates-hidden-small-steps",
+        "if np.array_equal(tensor.data, old):",
+        "if np.allclose(tensor.data, old):",
+    ),
 ]
 
 
@@ -1305,6 +1495,11 @@ def test_mutants_cover_every_autograd_component():
 def test_mutants_cover_every_optimizer_component():
     per_component = {c: sum(m.component == c for m in MUTANTS) for c in COURSE.components["06_optimizers"]}
     assert min(per_component.values()) >= 4 and sum(per_component.values()) >= 20, per_component
+
+
+def test_mutants_cover_every_training_component():
+    per_component = {c: sum(m.component == c for m in MUTANTS) for c in COURSE.components["07_training"]}
+    assert min(per_component.values()) >= 3 and sum(per_component.values()) >= 14, per_component
 
 
 @pytest.mark.parametrize("mutant", MUTANTS, ids=lambda m: m.name)
@@ -1581,6 +1776,60 @@ VALID = [
         "Optimizer refuses NaN with np.isnan",
         "if not value >= 0.0:",
         "if np.isnan(value) or value < 0:",
+    ),
+    _v(
+        "07_training",
+        "len(dataset) from the first array's shape",
+        "return len(self.arrays[0])",
+        "return self.arrays[0].shape[0]",
+    ),
+    _v(
+        "07_training",
+        "len(loader) by ceiling division",
+        "return full + (1 if rest and not self.drop_last else 0)",
+        "return full if self.drop_last else -(-len(self.dataset) // self.batch_size)",
+    ),
+    _v(
+        "07_training",
+        "shuffle by sorting random keys",
+        "self.rng.permutation(len(self.dataset))",
+        "np.argsort(self.rng.random(len(self.dataset)))",
+    ),
+    _v(
+        "07_training",
+        "shuffle by choice without replacement",
+        "self.rng.permutation(len(self.dataset))",
+        "self.rng.choice(len(self.dataset), len(self.dataset), replace=False)",
+    ),
+    _v(
+        "07_training",
+        "gzip recognised with its method byte",
+        'if raw[:2] == b"\\x1f\\x8b":',
+        'if raw[:3] == b"\\x1f\\x8b\\x08":',
+    ),
+    _v(
+        "07_training",
+        "train_epoch zeroes the gradients through the model",
+        "optimizer.zero_grad()\n        loss = loss_fn(model(x), y)",
+        "model.zero_grad()\n        loss = loss_fn(model(x), y)",
+    ),
+    _v(
+        "07_training",
+        "train_epoch weights by the labels' length",
+        "total += float(loss.data) * x.shape[0]",
+        "total += loss.data.item() * len(y.data)",
+    ),
+    _v(
+        "07_training",
+        "evaluate's argmax as a method",
+        "np.argmax(model(x).data, axis=-1)",
+        "model(x).data.argmax(axis=1)",
+    ),
+    _v(
+        "07_training",
+        "unchanged tensors found with !=",
+        "if np.array_equal(tensor.data, old):",
+        "if not np.any(tensor.data != old):",
     ),
 ]
 
