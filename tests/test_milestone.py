@@ -5,20 +5,13 @@ import re
 import subprocess
 import sys
 
+from conftest import milestone_numbers
+
 from tinytorch_course import settings
 from tinytorch_course.__main__ import digits_milestone
 from tinytorch_course.kit import MILESTONE_SCRIPT, TEMPLATE
 
-# The script's one line: "60 epochs in 2.0 s: test accuracy 98.1% on 360 held-out digits"
-RESULT = re.compile(r"(\d+) epochs in (\d+\.\d) s: test accuracy (\d+\.\d)% on 360 held-out digits")
 FENCED_PYTHON = re.compile(r"^```python\n(.*?)^```$", re.DOTALL | re.MULTILINE)
-
-
-def milestone_numbers(line: str) -> tuple[int, float, float]:
-    """(epochs, seconds, test accuracy in %) from the script's output line."""
-    found = RESULT.search(line)
-    assert found, f"no milestone result in: {line!r}"
-    return int(found[1]), float(found[2]), float(found[3])
 
 
 def test_make_demo_trains_the_reference_package_to_97_percent_on_digits(capsys):
