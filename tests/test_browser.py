@@ -4,7 +4,9 @@ JupyterLab starts as the kit README says, `python -m tinytorch_course.lab`. A re
 and the student sees nbgrader's Validate and Assignment List but none of the instructor's tools.
 The student has completed and exported modules 01 and 02. In the browser they fill in the three solution cells
 of 03, run all cells, save, and click nbgrader's Validate button, which must report success. Afterwards a fresh
-Python of the kit imports the student's own layers. The shared kit is put back as released afterwards.
+Python of the kit imports the student's own layers. Modules 05 and 07 go the same way on every earlier module
+exported from the command line; after 07 the kit's train_digits.py trains the student's package. The shared kit is
+put back as released afterwards.
 """
 
 import json
