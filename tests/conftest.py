@@ -8,6 +8,7 @@ the module would have.
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -48,6 +49,17 @@ def assert_sum_close(actual, expected64, abs_sum64, n_terms):
     bound = n * U32 / (1 - n * U32) * np.asarray(abs_sum64, dtype=np.float64) + UNDERFLOW_ATOL
     error = np.abs(np.asarray(actual, dtype=np.float64) - expected64)
     assert np.all(error <= bound), f"max error {np.max(error)} exceeds float32 bound {np.max(bound)}"
+
+
+# The line of the digits milestone script, train_digits.py: "60 epochs in 2.0 s: test accuracy 98.1% on 360 ..."
+MILESTONE_RESULT = re.compile(r"(\d+) epochs in (\d+\.\d) s: test accuracy (\d+\.\d)% on 360 held-out digits")
+
+
+def milestone_numbers(line: str) -> tuple[int, float, float]:
+    """(epochs, seconds, test accuracy in %) from the output of the digits milestone script."""
+    found = MILESTONE_RESULT.search(line)
+    assert found, f"no milestone result in: {line!r}"
+    return int(found[1]), float(found[2]), float(found[3])
 
 
 @contextlib.contextmanager

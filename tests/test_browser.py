@@ -4,7 +4,9 @@ JupyterLab starts as the kit README says, `python -m tinytorch_course.lab`. A re
 and the student sees nbgrader's Validate and Assignment List but none of the instructor's tools.
 The student has completed and exported modules 01 and 02. In the browser they fill in the three solution cells
 of 03, run all cells, save, and click nbgrader's Validate button, which must report success. Afterwards a fresh
-Python of the kit imports the student's own layers. The shared kit is put back as released afterwards.
+Python of the kit imports the student's own layers. Modules 05 and 07 go the same way on every earlier module
+exported from the command line; after 07 the kit's train_digits.py trains the student's package. The shared kit is
+put back as released afterwards.
 """
 
 import json
@@ -39,6 +41,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
 SOLUTION_CELLS = ["linear-implementation", "dropout-implementation", "sequential-implementation"]
 SUCCESS = "Success! Your notebook passes all the tests."
+MODULES = settings.load().modules
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 # JavaScript run in the page; `window.jupyterapp` exists because the server runs with expose_app_in_browser.
@@ -237,9 +240,31 @@ def test_student_completes_and_validates_module_03_in_jupyterlab(kit: StudentKit
 
 
 def test_student_completes_and_validates_module_05_autograd_in_jupyterlab(kit: StudentKit, lab: Lab) -> None:
-    """The last module of the release, on the student's own 01-04 exported from the command line."""
-    module = "05_autograd"
-    earlier = settings.load().modules[: settings.load().modules.index(module)]
+    """The autograd module, on the student's own 01-04 exported from the command line."""
+    _complete_run_and_validate(kit, lab, "05_autograd")
+    where = kit.run("-c", "import tinytorch.core.autograd as m; print(m.__file__)").stdout.strip()
+    assert where == str(kit.root / "tinytorch" / "core" / "autograd.py")
+
+
+def test_student_completes_and_validates_module_07_training_in_jupyterlab(kit: StudentKit, lab: Lab) -> None:
+    """The training module, whose analysis cells train the digits network: its milestone reaches 97% in the student's
+    kernel, and afterwards the kit's train_digits.py (the README's last step) trains the student's package too."""
+    cells = _complete_run_and_validate(kit, lab, "07_training")
+    milestone = next(json.dumps(c["outputs"]) for c in cells if c["id"] == "training-analysis-milestone")
+    accuracy = re.search(r"test accuracy (\d+\.\d)%", milestone)
+    assert accuracy and float(accuracy[1]) >= 97.0, milestone
+    for name in ("training", "data"):
+        where = kit.run("-c", f"import tinytorch.core.{name} as m; print(m.__file__)").stdout.strip()
+        assert where == str(kit.root / "tinytorch" / "core" / f"{name}.py")
+    trained = kit.run("train_digits.py", "--check").stdout
+    assert float(re.search(r"test accuracy (\d+\.\d)%", trained)[1]) >= 97.0, trained
+
+
+def _complete_run_and_validate(kit: StudentKit, lab: Lab, module: str) -> list[dict]:
+    """A student who has completed and exported every earlier module (from the command line) fills `module`'s solution
+    cells in the browser, saves, runs all cells and validates with nbgrader's button, which must report success.
+    Returns the notebook's code cells as run in the page: grade_id, execution count, outputs."""
+    earlier = MODULES[: MODULES.index(module)]
     for name in earlier:
         solve(kit.notebook(name), name)
     exported = kit.run("-m", "tinytorch_course.export", *(f"modules/{m}/{m}.ipynb" for m in earlier)).stdout
@@ -250,7 +275,7 @@ def test_student_completes_and_validates_module_05_autograd_in_jupyterlab(kit: S
         _open_notebook(page, lab, f"modules/{module}/{module}.ipynb")
         filled = page.evaluate(FILL_SOLUTIONS, solutions)
         assert sorted(filled) == sorted(solutions), f"solution cells found by grade_id: {filled}"
-        _save(page)
+        _save(page)  # the notebook's last cell exports the *saved* notebook
         ran = page.evaluate(RUN_ALL)
         page.wait_for_function(KERNEL_IDLE)
         cells = page.evaluate(OUTPUTS)
@@ -262,8 +287,7 @@ def test_student_completes_and_validates_module_05_autograd_in_jupyterlab(kit: S
         dialog = page.locator(".jp-Dialog", has_text="Validation Results")
         dialog.wait_for()
         assert SUCCESS in dialog.inner_text(), dialog.inner_text()
-    where = kit.run("-c", "import tinytorch.core.autograd as m; print(m.__file__)").stdout.strip()
-    assert where == str(kit.root / "tinytorch" / "core" / "autograd.py")
+    return cells
 
 
 def _save(page: Page) -> None:

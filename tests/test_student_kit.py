@@ -10,7 +10,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import solve
+from conftest import milestone_numbers, solve
 
 from tinytorch_course import settings
 
@@ -29,7 +29,7 @@ def test_kit_holds_the_release_and_nothing_of_the_instructor(kit):
         if p.is_file() and ".egg-info" not in str(p) and "__pycache__" not in str(p)
     )
     assert files == sorted([
-        ".gitignore", "README.md", "pyproject.toml",
+        ".gitignore", "README.md", "pyproject.toml", "train_digits.py",
         *(f"modules/{m}/{m}.ipynb" for m in MODULES),
         "tinytorch/__init__.py", "tinytorch/core/__init__.py",
         "tinytorch_course/__init__.py", "tinytorch_course/export.py", "tinytorch_course/exchange.py",
@@ -76,6 +76,26 @@ def test_student_exports_own_work_which_later_modules_and_scripts_import(kit, tm
 
     where = kit.run("-c", "import tinytorch.core.layers as m; print(m.__file__)").stdout.strip()
     assert where == str(kit.root / "tinytorch" / "core" / "layers.py")
+
+
+def test_kit_filled_with_the_reference_solutions_trains_digits_to_97_percent(kit, capsys):
+    """The kit README's last step: every module completed and exported, `python train_digits.py` on the student's
+    own package. The seconds are recorded in the test's output, never asserted (they depend on the machine)."""
+    for module in MODULES:
+        solve(kit.notebook(module), module)
+    exported = kit.run("-m", "tinytorch_course.export").stdout
+    assert all(f"{module}.ipynb -> " in exported for module in MODULES), exported
+
+    run = kit.run("train_digits.py", "--check", check=False)
+    with capsys.disabled():
+        print(f"\nstudent kit, reference solutions exported: {run.stdout.strip()}")
+    assert run.returncode == 0, f"train_digits.py --check failed:\n{run.stdout}{run.stderr[-3000:]}"
+    epochs, _, accuracy = milestone_numbers(run.stdout)
+    assert epochs == 60 and accuracy >= 97.0, run.stdout
+    # what trained was the student's package: the kit's venv holds no other tinytorch
+    for name in ("training", "data", "optimizers"):
+        where = kit.run("-c", f"import tinytorch.core.{name} as m; print(m.__file__)").stdout.strip()
+        assert where == str(kit.root / "tinytorch" / "core" / f"{name}.py")
 
 
 def test_changing_a_line_of_the_notebook_changes_the_package(kit):

@@ -1,8 +1,8 @@
 """The student kit: the one folder a student receives (for a git repository, a zip, or nbgrader's exchange).
 
 It holds the released notebooks (modules/), a pyproject.toml for the student's own `tinytorch` package,
-an empty package skeleton, the student README and the exporter. Nothing of the instructor's: no nbs/,
-no autograde/, no reference implementation.
+an empty package skeleton, the student README, the exporter and the digits milestone script. Nothing of the
+instructor's: no nbs/, no autograde/, no reference implementation.
 """
 
 import json
@@ -13,6 +13,8 @@ from pathlib import Path
 from tinytorch_course import settings
 
 TEMPLATE = Path(__file__).parent / "kit_template"
+# The one copy of the digits milestone script: shipped in the kit, shown in both READMEs, run by `make demo`.
+MILESTONE_SCRIPT = TEMPLATE / "train_digits.py"
 
 
 def build(dest: Path, root: Path = settings.ROOT) -> Path:
@@ -28,6 +30,8 @@ def build(dest: Path, root: Path = settings.ROOT) -> Path:
     pyproject = pyproject.replace("{version}", version).replace("{dependencies}", json.dumps(dependencies))
     (dest / "pyproject.toml").write_text(pyproject, encoding="utf-8")
     shutil.copy(TEMPLATE / "README.md", dest / "README.md")
+    # The milestone script the README ends with: run in the kit folder, it trains the student's own package.
+    shutil.copy(MILESTONE_SCRIPT, dest / MILESTONE_SCRIPT.name)
     ignored = [".venv/", "__pycache__/", "*.egg-info/", ".ipynb_checkpoints/", "modules/llms.txt"]
     (dest / ".gitignore").write_text("\n".join(ignored) + "\n", encoding="utf-8")
 
