@@ -8,7 +8,7 @@ import argparse
 import time
 
 import numpy as np
-from threadpoolctl import threadpool_limits  # installed with scikit-learn, which serves the digits
+from threadpoolctl import threadpool_limits
 
 from tinytorch.core.activations import ReLU
 from tinytorch.core.data import DataLoader, TensorDataset, load_digits_split
