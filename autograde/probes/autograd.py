@@ -16,7 +16,7 @@ from tinytorch.core.layers import Dropout, Linear, Sequential
 from tinytorch.core.losses import BinaryCrossEntropyLoss, CrossEntropyLoss, MSELoss
 from tinytorch.core.tensor import Tensor
 
-from .common import Arrays, ContractError, Outputs, arr, strict
+from .common import Arrays, ContractError, Outputs, arr, linear_from, strict
 from .protocol import ERROR, FLAG, key
 
 UNBROADCAST_SHAPES = ((4, 3, 5), (3, 5), (5,), (3, 1), (4, 1, 5), (1, 1, 1), ())  # from a (4, 3, 5) gradient
@@ -110,7 +110,7 @@ def nograd_context(inputs: Arrays) -> Outputs:
 
 def nograd_hidden_inference(inputs: Arrays) -> Outputs:
     _start()
-    out, x, lin = Outputs(), _leaf(inputs["x"]), _linear(inputs, "")
+    out, x, lin = Outputs(), _leaf(inputs["x"]), linear_from(inputs["weight"], inputs["bias"])
     ops = {
         "arithmetic": lambda: (x * 2.0 + 1.0 - x / 3.0).sum(axis=0),
         "matmul": lambda: (x @ x.T).mean(),
@@ -469,18 +469,9 @@ def loss_hidden_cross_entropy_huge_logits(inputs: Arrays) -> Outputs:
 # --------------------------------------------------------------------------- layers
 
 
-def _linear(inputs: Arrays, prefix: str, bias: bool = True) -> Linear:
-    weight = inputs[f"{prefix}weight"]
-    layer = Linear(*weight.shape, bias=bias)
-    layer.weight.data[...] = weight
-    if bias:
-        layer.bias.data[...] = inputs[f"{prefix}bias"]
-    return layer
-
-
 def layers_linear_grads(inputs: Arrays) -> Outputs:
     _start()
-    out, layer = Outputs(), _linear(inputs, "")
+    out, layer = Outputs(), linear_from(inputs["weight"], inputs["bias"])
     out.flag("requires_grad", layer.weight.requires_grad is True and layer.bias.requires_grad is True)
     for k in range(len(LINEAR_SHAPES)):
         layer.zero_grad()
@@ -491,7 +482,7 @@ def layers_linear_grads(inputs: Arrays) -> Outputs:
         out.value(f"x{k}", _grad(x, "x.grad"))
         out.value(f"w{k}", _grad(layer.weight, "weight.grad"))
         out.value(f"b{k}", _grad(layer.bias, "bias.grad"))
-    no_bias = _linear(inputs, "", bias=False)
+    no_bias = linear_from(inputs["weight"], None)
     _backward(no_bias(Tensor(inputs["x0"])), Tensor(inputs["g0"]))
     out.value("no_bias_w", _grad(no_bias.weight, "weight.grad without bias"))
     layer.zero_grad()
@@ -541,7 +532,7 @@ def layers_mlp_end_to_end(inputs: Arrays) -> Outputs:
 
 def layers_hidden_shared_parameter(inputs: Arrays) -> Outputs:
     _start()
-    out, shared = Outputs(), _linear(inputs, "")
+    out, shared = Outputs(), linear_from(inputs["weight"], inputs["bias"])
     _backward(Sequential(shared, shared)(Tensor(inputs["x"])), Tensor(inputs["g"]))
     out.value("weight", _grad(shared.weight, "the shared weight's grad"))
     out.value("bias", _grad(shared.bias, "the shared bias's grad"))

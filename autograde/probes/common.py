@@ -54,6 +54,17 @@ def strict(out: "Outputs", name: str, fn: Callable[[], np.ndarray], raw: bool = 
     (out.raw if raw else out.value)(name, result)
 
 
+def linear_from(weight: np.ndarray, bias: np.ndarray | None):
+    """A Linear(in, out) holding `weight` (in, out) and `bias` (out,); without a bias when `bias` is None."""
+    from tinytorch.core.layers import Linear  # here, not above: modules 01 and 02 are graded without layers
+
+    layer = Linear(*weight.shape, bias=bias is not None)
+    layer.weight.data[...] = weight
+    if bias is not None:
+        layer.bias.data[...] = bias
+    return layer
+
+
 class Outputs(dict):
     """A probe's result: each method records one output of its kind (see probes/protocol.py) under the name given.
     It is the dict of plain arrays the worker sends, so a probe returns it as it is."""
@@ -90,3 +101,8 @@ class Outputs(dict):
         if message:
             self.message(name, text)
         return text
+
+    def raises_with_raw_message(self, name: str, fn: Callable[[], object]) -> None:
+        """Error `name`: the type name of what calling fn raises; raw output `name`_message: its text, left to the
+        pack's rules (which ask what a message must say, not its exact words)."""
+        self.raw(f"{name}_message", self.raises(name, fn, message=False))

@@ -223,11 +223,6 @@ def crossentropy_forward(inputs: Arrays) -> Outputs:
     return out
 
 
-def _error_message(out: Outputs, name: str, fn: Callable[[], object]) -> None:
-    """Error `name` (its type) and raw output `name`_message (its text, judged by the pack's rules)."""
-    out.raw(f"{name}_message", out.raises(name, fn, message=False))
-
-
 def crossentropy_targets(inputs: Arrays) -> Outputs:
     """class_indices of targets in three forms (and uint8), the loss with Tensor targets, and the errors for
     targets out of range, fractional, of the wrong shape, NaN, infinite and boolean."""
@@ -240,13 +235,13 @@ def crossentropy_targets(inputs: Arrays) -> Outputs:
     out.value("tensor_targets", arr(loss(logits, Tensor(targets)), labels["tensor_targets"]))
     for k, (_, form) in enumerate(BAD_TARGETS):
         given = [0, 3, int(inputs[f"bad_target_{k}"]), 9]
-        _error_message(
-            out, f"bad_{k}", lambda g=given, f=form: loss(logits, np.array(g) if f == "array" else Tensor(g))
+        out.raises_with_raw_message(
+            f"bad_{k}", lambda g=given, f=form: loss(logits, np.array(g) if f == "array" else Tensor(g))
         )
-    _error_message(out, "fraction", lambda: loss(logits, Tensor([0, 1.5, 2, 3])))
+    out.raises_with_raw_message("fraction", lambda: loss(logits, Tensor([0, 1.5, 2, 3])))
     for k in range(len(BAD_TARGET_SHAPES)):
         shape = tuple(int(n) for n in inputs[f"wrong_shape_{k}"])
-        _error_message(out, f"wrong_shape_{k}", lambda s=shape: loss(logits, np.zeros(s, dtype=np.int64)))
+        out.raises_with_raw_message(f"wrong_shape_{k}", lambda s=shape: loss(logits, np.zeros(s, dtype=np.int64)))
     out.raises("nan", lambda: loss(logits, np.array([0.0, np.nan, 1.0, 2.0])), message=False)
     out.raises("inf", lambda: loss(logits, Tensor([0, 1, 2, np.inf])), message=False)
     out.raises("bool", lambda: loss(logits, np.array([True, False, True, False])), message=False)

@@ -13,12 +13,11 @@ from collections.abc import Callable, Iterator
 import numpy as np
 
 import tinytorch.core.autograd  # noqa: F401  first: installs .grad (None by default) and backward()
-from tinytorch.core.layers import Linear
 from tinytorch.core.losses import MSELoss
 from tinytorch.core.optimizers import SGD, Adam, AdamW, Optimizer
 from tinytorch.core.tensor import Tensor
 
-from .common import Arrays, ContractError, Outputs, arr
+from .common import Arrays, ContractError, Outputs, arr, linear_from
 from .protocol import ERROR, FLAG, TEXT, key
 
 HAND_STEPS = 3  # steps of the probes that mirror a notebook test
@@ -231,17 +230,11 @@ def _state_keys(out: Outputs, opt: Optimizer, p: Tensor, what: str) -> None:
 def _linear_step(out: Outputs, inputs: Arrays, make: Callable[[list], Optimizer]) -> None:
     """Values weight and bias: a Linear(3, 2) with the fixture's parameters after one step against the gradients of
     the MSE of its outputs, computed by autograd."""
-    layer = Linear(3, 2)
-    layer.weight.data, layer.bias.data = inputs["weight"].copy(), inputs["bias"].copy()
+    layer = linear_from(inputs["weight"], inputs["bias"])
     MSELoss()(layer(Tensor(inputs["x"])), inputs["y"]).backward()
     make(layer.parameters()).step()
     out.value("weight", arr(layer.weight, "the Linear's weight after step()"))
     out.value("bias", arr(layer.bias, "the Linear's bias after step()"))
-
-
-def _error_message(out: Outputs, name: str, fn: Callable[[], object]) -> None:
-    """Error `name` (its type) and raw output `name`_message (its text, judged by the pack's rules)."""
-    out.raw(f"{name}_message", out.raises(name, fn, message=False))
 
 
 # --------------------------------------------------------------------------- optimizer
@@ -276,9 +269,9 @@ def optimizer_arguments(inputs: Arrays) -> Outputs:
     out.raises("empty_list", lambda: Optimizer([], {"lr": 0.1}), message=False)
     out.raises("empty_generator", lambda: Optimizer((p for p in []), {"lr": 0.1}), message=False)
     out.raises("not_tensor", lambda: Optimizer([w, np.ones(3)], {"lr": 0.1}), message=False)
-    _error_message(out, "bad_lr", lambda: Optimizer([w], {"lr": bad_lr}))
+    out.raises_with_raw_message("bad_lr", lambda: Optimizer([w], {"lr": bad_lr}))
     out.raises("nan_lr", lambda: Optimizer([w], {"lr": float("nan")}), message=False)
-    _error_message(out, "bad_decay", lambda: Optimizer([w], {"lr": 0.1, "weight_decay": bad_decay}))
+    out.raises_with_raw_message("bad_decay", lambda: Optimizer([w], {"lr": 0.1, "weight_decay": bad_decay}))
     out.raises("zero_lr", lambda: Optimizer([w], {"lr": 0.0, "weight_decay": 0.0}), message=False)
     out.raises("no_decay", lambda: Optimizer([w], {"lr": 0.1, "momentum": 0.5}), message=False)
     out.raises("sgd_bad_lr", lambda: SGD([w], lr=bad_lr), message=False)
@@ -327,7 +320,8 @@ def sgd_momentum_weight_decay(inputs: Arrays) -> Outputs:
     out.value("idle", arr(idle, "a parameter without a gradient after step()"))
     constant = Tensor(np.zeros(2))
     out.value("constant", _steps(SGD([constant], lr=0.1, momentum=0.9), [constant], [inputs["constant"]] * 50)[-1])
-    _error_message(out, "negative_momentum", lambda: SGD([constant], lr=0.1, momentum=float(inputs["bad_momentum"])))
+    bad_momentum = float(inputs["bad_momentum"])
+    out.raises_with_raw_message("negative_momentum", lambda: SGD([constant], lr=0.1, momentum=bad_momentum))
     return out
 
 
@@ -372,8 +366,8 @@ def adam_options(inputs: Arrays) -> Outputs:
         out.value(f"o{k}", _steps(Adam(w, lr=0.1, **options), w, list(inputs["g"])))
     w = Tensor(np.ones(2))
     for k, betas in enumerate(inputs["bad_betas"].tolist()):  # Python floats, as a student would pass them
-        _error_message(out, f"bad_betas_{k}", lambda b=tuple(betas): Adam([w], betas=b))
-    _error_message(out, "bad_eps", lambda: Adam([w], eps=float(inputs["bad_eps"])))
+        out.raises_with_raw_message(f"bad_betas_{k}", lambda b=tuple(betas): Adam([w], betas=b))
+    out.raises_with_raw_message("bad_eps", lambda: Adam([w], eps=float(inputs["bad_eps"])))
     out.raises("zero_betas", lambda: Adam([w], betas=(0.0, 0.0)), message=False)
     return out
 

@@ -26,7 +26,7 @@ from tinytorch.core.losses import CrossEntropyLoss
 from tinytorch.core.tensor import Tensor
 from tinytorch.core.training import check_parameters_update, evaluate, train_epoch
 
-from .common import Arrays, Outputs, arr
+from .common import Arrays, Outputs, arr, linear_from
 from .protocol import ERROR, FLAG, TEXT, key
 
 IDX_CODES = {"u1": 0x08, "i1": 0x09, "i2": 0x0B, "i4": 0x0C, "f4": 0x0D, "f8": 0x0E}  # dtype (no order) -> type code
@@ -87,12 +87,6 @@ class _Encoder(Module):
         self.training = bool(mode)
         self.body.train(mode)
         return self
-
-
-def _linear(weight: np.ndarray, bias: np.ndarray) -> Linear:
-    layer = Linear(*weight.shape)
-    layer.weight.data[...], layer.bias.data[...] = weight, bias
-    return layer
 
 
 def _batches(x: np.ndarray, y: np.ndarray, size: int) -> list:
@@ -302,7 +296,7 @@ def idx_types(inputs: Arrays) -> Outputs:
 
 def _train_model(inputs: Arrays, p: float = 0.0) -> tuple[Sequential, _ModeRecorder]:
     recorder = _ModeRecorder()
-    first, second = _linear(inputs["w1"], inputs["b1"]), _linear(inputs["w2"], inputs["b2"])
+    first, second = linear_from(inputs["w1"], inputs["b1"]), linear_from(inputs["w2"], inputs["b2"])
     return Sequential(first, ReLU(), Dropout(p), recorder, second), recorder
 
 
@@ -339,7 +333,7 @@ def train_trajectory(inputs: Arrays) -> Outputs:
 
 def evaluate_accuracy(inputs: Arrays) -> Outputs:
     out = Outputs()
-    model = Sequential(_linear(inputs["weight"], inputs["bias"]))
+    model = Sequential(linear_from(inputs["weight"], inputs["bias"]))
     for size in (4, 5, 32):
         accuracy = evaluate(model, _batches(inputs["x"], inputs["y"], size))
         out.flag(f"float_{size}", isinstance(accuracy, float))
@@ -352,7 +346,7 @@ def evaluate_modes(inputs: Arrays) -> Outputs:
     batches = _batches(inputs["x"], inputs["y"], 4)
     for start in ("training", "evaluation"):
         recorder = _ModeRecorder()
-        model = Sequential(_linear(inputs["weight"], inputs["bias"]), Dropout(0.5), recorder)
+        model = Sequential(linear_from(inputs["weight"], inputs["bias"]), Dropout(0.5), recorder)
         model.train(start == "training")
         evaluate(model, batches)
         every_batch = len(recorder.calls) == len(batches)
@@ -365,7 +359,7 @@ def evaluate_modes(inputs: Arrays) -> Outputs:
 
 def evaluate_dropout(inputs: Arrays) -> Outputs:
     out = Outputs()
-    model = Sequential(_linear(inputs["weight"], inputs["bias"]), Dropout(0.9))
+    model = Sequential(linear_from(inputs["weight"], inputs["bias"]), Dropout(0.9))
     model.train()
     batches = _batches(inputs["x"], inputs["y"], 16)
     accuracies = [evaluate(model, batches) for _ in range(5)]
