@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT, StudentKit, reference_solutions, solve
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Locator, Page, sync_playwright
 
 from autograde import packs
 from autograde.samples import CLASS, write_class
@@ -39,7 +39,6 @@ CHROMIUM = "/usr/bin/chromium"
 # As root chromium needs --no-sandbox; the rest keeps it from dialling out on a closed network.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]  # fmt: skip
-SOLUTION_CELLS = ["linear-implementation", "dropout-implementation", "sequential-implementation"]
 SUCCESS = "Success! Your notebook passes all the tests."
 MODULES = settings.load().modules
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -188,38 +187,16 @@ def test_a_released_notebook_opens_unmodified_with_only_the_students_nbgrader_to
 
 
 def test_student_completes_and_validates_module_03_in_jupyterlab(kit: StudentKit, lab: Lab, tmp_path: Path) -> None:
-    for module in ("01_tensor", "02_activations"):
-        solve(kit.notebook(module), module)
-    exported = kit.run("-m", "tinytorch_course.export").stdout
-    assert "01_tensor.ipynb -> " in exported and "02_activations.ipynb -> " in exported, exported
-
+    _export_earlier_modules(kit, "03_layers")
     solutions = reference_solutions("03_layers")
     screenshot = tmp_path / "validate-03_layers.png"
     with chromium_page() as page:
-        _open_notebook(page, lab, "modules/03_layers/03_layers.ipynb")
-
-        filled = page.evaluate(FILL_SOLUTIONS, {gid: solutions[gid] for gid in SOLUTION_CELLS})
-        assert sorted(filled) == sorted(SOLUTION_CELLS), f"solution cells found by grade_id: {filled}"
-        _save(page)  # the notebook's last cell exports the *saved* notebook
-
-        ran = page.evaluate(RUN_ALL)
-        page.wait_for_function(KERNEL_IDLE)
-        cells = page.evaluate(OUTPUTS)
-        errors = [(c["id"], o["ename"], o["evalue"]) for c in cells for o in c["outputs"] if "ename" in o]
-        assert not errors, f"cells raised: {errors}"
-        not_run = [c["id"] for c in cells if not c["count"]]
-        assert ran is True and not not_run, f"Run All Cells returned {ran}; cells not run: {not_run}"
+        cells = _fill_save_and_run_all(page, lab, "03_layers", solutions)
         texts = {c["id"]: json.dumps(c["outputs"]) for c in cells}
         assert "parameters: 203,530" in texts["sequential-mlp-example"], texts["sequential-mlp-example"]
         assert str(kit.root / "tinytorch" / "core" / "layers.py") in texts["layers-setup-export"]
-        _save(page)
-
-        page.locator(".validate-button").click()
-        dialog = page.locator(".jp-Dialog", has_text="Validation Results")
-        dialog.wait_for()
-        assert SUCCESS in dialog.inner_text() and dialog.locator(".validation-success").count() == 1, (
-            dialog.inner_text()
-        )
+        dialog = _validate(page)
+        assert dialog.locator(".validation-success").count() == 1, dialog.inner_text()
         page.screenshot(path=screenshot)
 
     assert screenshot.stat().st_size > 20_000, "the screenshot of the validation result is (nearly) empty"
@@ -229,7 +206,7 @@ def test_student_completes_and_validates_module_03_in_jupyterlab(kit: StudentKit
     # What the browser saved is the student's work, and a fresh process imports it from the kit.
     saved = json.loads(kit.notebook("03_layers").read_text(encoding="utf-8"))
     sources = {c["metadata"].get("nbgrader", {}).get("grade_id"): "".join(c["source"]) for c in saved["cells"]}
-    assert all(sources[gid] == solutions[gid] for gid in SOLUTION_CELLS), "the saved notebook lacks the solutions"
+    assert all(sources[gid] == code for gid, code in solutions.items()), "the saved notebook lacks the solutions"
     where = kit.run("-c", "import tinytorch.core.layers as m; print(m.__file__)").stdout.strip()
     assert where == str(kit.root / "tinytorch" / "core" / "layers.py")
     probe = (
@@ -260,33 +237,50 @@ def test_student_completes_and_validates_module_07_training_in_jupyterlab(kit: S
     assert float(re.search(r"test accuracy (\d+\.\d)%", trained)[1]) >= 97.0, trained
 
 
-def _complete_run_and_validate(kit: StudentKit, lab: Lab, module: str) -> list[dict]:
-    """A student who has completed and exported every earlier module (from the command line) fills `module`'s solution
-    cells in the browser, saves, runs all cells and validates with nbgrader's button, which must report success.
-    Returns the notebook's code cells as run in the page: grade_id, execution count, outputs."""
+def _export_earlier_modules(kit: StudentKit, module: str) -> None:
+    """The student completes every module before `module` and exports them from the command line."""
     earlier = MODULES[: MODULES.index(module)]
     for name in earlier:
         solve(kit.notebook(name), name)
     exported = kit.run("-m", "tinytorch_course.export", *(f"modules/{m}/{m}.ipynb" for m in earlier)).stdout
     assert all(f"{name}.ipynb -> " in exported for name in earlier), exported
 
-    solutions = reference_solutions(module)
+
+def _fill_save_and_run_all(page: Page, lab: Lab, module: str, solutions: dict[str, str]) -> list[dict]:
+    """Open `module` in JupyterLab, fill its solution cells, save, run all cells (none may raise) and save again.
+    Returns the notebook's code cells as run in the page: grade_id, execution count, outputs."""
+    _open_notebook(page, lab, f"modules/{module}/{module}.ipynb")
+    filled = page.evaluate(FILL_SOLUTIONS, solutions)
+    assert sorted(filled) == sorted(solutions), f"solution cells found by grade_id: {filled}"
+    _save(page)  # the notebook's last cell exports the *saved* notebook
+    ran = page.evaluate(RUN_ALL)
+    page.wait_for_function(KERNEL_IDLE)
+    cells = page.evaluate(OUTPUTS)
+    errors = [(c["id"], o["ename"], o["evalue"]) for c in cells for o in c["outputs"] if "ename" in o]
+    assert not errors, f"cells raised: {errors}"
+    not_run = [c["id"] for c in cells if not c["count"]]
+    assert ran is True and not not_run, f"Run All Cells returned {ran}; cells not run: {not_run}"
+    _save(page)
+    return cells
+
+
+def _validate(page: Page) -> Locator:
+    """Click nbgrader's Validate, which must report success; returns the result dialog."""
+    page.locator(".validate-button").click()
+    dialog = page.locator(".jp-Dialog", has_text="Validation Results")
+    dialog.wait_for()
+    assert SUCCESS in dialog.inner_text(), dialog.inner_text()
+    return dialog
+
+
+def _complete_run_and_validate(kit: StudentKit, lab: Lab, module: str) -> list[dict]:
+    """A student who has completed and exported every earlier module (from the command line) fills `module`'s solution
+    cells in the browser, saves, runs all cells and validates with nbgrader's button, which must report success.
+    Returns the notebook's code cells as run in the page."""
+    _export_earlier_modules(kit, module)
     with chromium_page() as page:
-        _open_notebook(page, lab, f"modules/{module}/{module}.ipynb")
-        filled = page.evaluate(FILL_SOLUTIONS, solutions)
-        assert sorted(filled) == sorted(solutions), f"solution cells found by grade_id: {filled}"
-        _save(page)  # the notebook's last cell exports the *saved* notebook
-        ran = page.evaluate(RUN_ALL)
-        page.wait_for_function(KERNEL_IDLE)
-        cells = page.evaluate(OUTPUTS)
-        errors = [(c["id"], o["ename"], o["evalue"]) for c in cells for o in c["outputs"] if "ename" in o]
-        assert not errors, f"cells raised: {errors}"
-        assert ran is True and all(c["count"] for c in cells), f"Run All Cells returned {ran}"
-        _save(page)
-        page.locator(".validate-button").click()
-        dialog = page.locator(".jp-Dialog", has_text="Validation Results")
-        dialog.wait_for()
-        assert SUCCESS in dialog.inner_text(), dialog.inner_text()
+        cells = _fill_save_and_run_all(page, lab, module, reference_solutions(module))
+        _validate(page)
     return cells
 
 
